@@ -1,0 +1,2 @@
+"""Models: losses and the train/val/test steps around an arch (filled lazily via MODELS)."""
+from irkit.models import data_preprocessor  # noqa: F401
