@@ -1,0 +1,136 @@
+"""irkit's mmengine Runner: safe loading, atomic checkpoints, exact resume."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+
+from irkit.fileio.checkpoint import load_state_dict, extract_state_dict, safe_load
+from irkit.registry import RUNNERS
+
+
+def _plain(x: Any) -> Any:
+    """Recursively turn numpy values into plain Python so checkpoints need no pickled classes."""
+    if isinstance(x, dict):
+        return type(x)((k, _plain(v)) for k, v in x.items()) if type(x) is not dict else {
+            k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(v) for v in x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def plain_message_hub(state: dict) -> dict:
+    scalars = {}
+    for k, buf in state.get('log_scalars', {}).items():
+        scalars[k] = {'__history_buffer__': True, 'max_length': int(buf.max_length),
+                      'log_history': np.asarray(buf._log_history, dtype=np.float64).tolist(),
+                      'count_history': np.asarray(buf._count_history, dtype=np.float64).tolist()}
+    return {'log_scalars': scalars, 'runtime_info': _plain(dict(state.get('runtime_info', {}))),
+            'resumed_keys': dict(state.get('resumed_keys', {}))}
+
+
+def restore_message_hub(state: dict) -> dict:
+    scalars = {}
+    for k, v in state.get('log_scalars', {}).items():
+        if isinstance(v, dict) and v.get('__history_buffer__'):
+            v = HistoryBuffer(v['log_history'], v['count_history'], v['max_length'])
+        scalars[k] = v
+    return {**state, 'log_scalars': scalars}
+
+
+def get_rng_state() -> dict:
+    py = random.getstate()
+    npy = np.random.get_state()
+    return {'python': [py[0], list(py[1]), py[2]],
+            'numpy': [npy[0], npy[1].tolist(), int(npy[2]), int(npy[3]), float(npy[4])],
+            'torch': torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    py = state['python']
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    npy = state['numpy']
+    np.random.set_state((npy[0], np.asarray(npy[1], dtype=np.uint32), npy[2], npy[3], npy[4]))
+    torch.set_rng_state(state['torch'])
+
+
+@RUNNERS.register_module()
+class IrkitRunner(Runner):
+    """mmengine's Runner with irkit's guarantees.
+
+    - checkpoints hold plain data only (message hub and RNG states converted), so
+      they load with ``weights_only=True``; every load goes through
+      :func:`irkit.fileio.checkpoint.safe_load`;
+    - checkpoints are written to a temporary file and renamed;
+    - the Python/numpy/torch RNG states are saved and restored on resume (the
+      training loop restores them once the data loader has been fast-forwarded);
+    - ``load_from`` accepts official release layouts (``params``, ``net.``, ...).
+    """
+
+    _resume_rng_state: Optional[dict] = None
+
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        super().call_hook(fn_name, **kwargs)
+        if fn_name == 'before_save_checkpoint':
+            ckpt = kwargs['checkpoint']
+            ckpt['message_hub'] = plain_message_hub(ckpt['message_hub'])
+            ckpt['meta'] = _plain(ckpt['meta'])
+            ckpt['rng_state'] = get_rng_state()
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
+        tmp_name = f'.{filename}.tmp{os.getpid()}'
+        super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
+        tmp = os.path.join(out_dir, tmp_name)
+        if os.path.exists(tmp):  # only the main process writes
+            with open(tmp, 'rb') as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, os.path.join(out_dir, filename))
+
+    def load_checkpoint(self, filename: str, map_location: Any = 'cpu', strict: bool = True,
+                        revise_keys: list = None):
+        """Load weights (always strict, with a readable key/shape report)."""
+        checkpoint = safe_load(filename, map_location=map_location)
+        if not isinstance(checkpoint, dict):
+            raise RuntimeError(f'{filename} is not a checkpoint dict')
+        if 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = restore_message_hub(checkpoint['message_hub'])
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        sd = extract_state_dict(checkpoint)
+        gen = getattr(model, 'generator', None)
+        target = model
+        if isinstance(gen, torch.nn.Module) and not any(k.split('.', 1)[0] in dict(model.named_children())
+                                                        for k in sd):
+            target = gen  # an official arch checkpoint loaded into a model's generator
+        load_state_dict(target, sd, strict=True, source=str(filename))
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    def resume(self, filename: str, resume_optimizer: bool = True, resume_param_scheduler: bool = True,
+               map_location: Any = 'default') -> None:
+        super().resume(filename, resume_optimizer, resume_param_scheduler,
+                       map_location='cpu' if map_location == 'default' else map_location)
+        self._resume_rng_state = None
+        # safe_load again is cheap compared to training; keeps resume() untouched upstream
+        ckpt = safe_load(filename, map_location='cpu')
+        if 'rng_state' in ckpt and self.rank == 0:
+            self._resume_rng_state = ckpt['rng_state']
+
+    @property
+    def rank(self) -> int:
+        return self._rank
+
+
+__all__ = ['IrkitRunner', 'get_rng_state', 'set_rng_state', 'plain_message_hub', 'restore_message_hub']

@@ -1,0 +1,105 @@
+"""Guard against NaN/Inf losses and gradients."""
+from __future__ import annotations
+
+import math
+from typing import Dict, List
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapperDict
+
+from irkit.registry import HOOKS
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a NaN/Inf loss, gradient or weight."""
+
+
+@HOOKS.register_module()
+class NonFiniteGuardHook(Hook):
+    """Skip (or stop at) updates whose loss or gradients are not finite.
+
+    The hook wraps each optimizer wrapper's ``backward`` and ``step``: a
+    non-finite loss is not back-propagated, and a step with a non-finite gradient
+    is replaced by ``zero_grad``. After the iteration it logs the iteration and the
+    loss terms; with ``action='stop'`` it raises :class:`NonFiniteError` instead.
+    Checkpoints are never written with non-finite weights.
+
+    Args:
+        action: ``'skip'`` (default) or ``'stop'``.
+        max_skips: stop anyway after this many skipped updates in a row.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, action: str = 'skip', max_skips: int = 100) -> None:
+        if action not in ('skip', 'stop'):
+            raise ValueError(f"NonFiniteGuardHook: action must be 'skip' or 'stop', got '{action}'")
+        self.action = action
+        self.max_skips = max_skips
+        self.skipped_iters: List[int] = []
+        self._bad: List[str] = []
+        self._in_a_row = 0
+
+    def _wrap(self, wrapper, name: str) -> None:
+        if getattr(wrapper, '_irkit_guarded', False):
+            return
+        orig_backward, orig_step = wrapper.backward, wrapper.step
+
+        def backward(loss: torch.Tensor, **kwargs):
+            if not torch.isfinite(loss.detach()).all():
+                self._bad.append(f'{name}: loss {loss.detach().float().sum().item()}')
+                return
+            orig_backward(loss, **kwargs)
+
+        def step(**kwargs):
+            bad = [i for g in wrapper.optimizer.param_groups for i, p in enumerate(g['params'])
+                   if p.grad is not None and not torch.isfinite(p.grad).all()]
+            if bad:
+                self._bad.append(f'{name}: non-finite gradient in {len(bad)} parameter tensor(s)')
+            if self._bad:
+                wrapper.optimizer.zero_grad()
+                return
+            orig_step(**kwargs)
+
+        wrapper.backward, wrapper.step = backward, step
+        wrapper._irkit_guarded = True
+
+    def before_train(self, runner) -> None:
+        ow = runner.optim_wrapper
+        if isinstance(ow, OptimWrapperDict):
+            for name, w in ow.items():
+                self._wrap(w, name)
+        else:
+            self._wrap(ow, 'optim_wrapper')
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self._bad = []
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        terms: Dict[str, float] = {k: float(v) for k, v in (outputs or {}).items()
+                                   if isinstance(v, (int, float, torch.Tensor)) and torch.as_tensor(v).numel() == 1}
+        nonfinite = [k for k, v in terms.items() if not math.isfinite(v)]
+        if not self._bad and not nonfinite:
+            self._in_a_row = 0
+            return
+        it = runner.iter  # already incremented? mmengine increments after this hook
+        detail = '; '.join(self._bad) or f'non-finite terms: {", ".join(nonfinite)}'
+        msg = (f'non-finite values at iteration {it + 1}: {detail}; loss terms: '
+               + ', '.join(f'{k}={v:.4g}' for k, v in terms.items()))
+        if self.action == 'stop':
+            raise NonFiniteError(msg + ' (NonFiniteGuardHook action=stop)')
+        self.skipped_iters.append(it + 1)
+        self._in_a_row += 1
+        runner.logger.warning(msg + ' — update skipped')
+        if self._in_a_row >= self.max_skips:
+            raise NonFiniteError(f'{self._in_a_row} updates in a row were non-finite; stopping. Last: {msg}')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        bad = [k for k, v in checkpoint.get('state_dict', {}).items()
+               if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise NonFiniteError(f'refusing to write a checkpoint with non-finite weights: {", ".join(bad[:5])}')
+
+
+__all__ = ['NonFiniteGuardHook', 'NonFiniteError']
