@@ -1,2 +1,2 @@
 """Runner, loops and optimizer wrappers (filled lazily via the engine registries)."""
-from irkit.engine import loops, optim, runner  # noqa: F401
+from irkit.engine import dist, loops, optim, runner  # noqa: F401
