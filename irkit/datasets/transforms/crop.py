@@ -1,0 +1,194 @@
+"""Cropping and padding, applied identically to every listed key."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from irkit.registry import TRANSFORMS
+
+from .base import BaseTransform, to_keys
+
+__all__ = ['PairedRandomCrop', 'RandomCrop', 'CenterCrop', 'PadToMultiple', 'pad_image']
+
+_PAD_MODES = ('reflect', 'symmetric', 'edge', 'constant')
+
+
+def _hw(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    h, w = size
+    return int(h), int(w)
+
+
+def pad_image(img: np.ndarray, pad_h: int, pad_w: int, mode: str = 'reflect') -> np.ndarray:
+    """Pad bottom/right (numpy modes; ``'reflect'`` mirrors without repeating the edge)."""
+    if pad_h <= 0 and pad_w <= 0:
+        return img
+    if mode not in _PAD_MODES:
+        raise ValueError(f'pad_mode must be one of {_PAD_MODES}, got {mode!r}')
+    width = [(0, max(pad_h, 0)), (0, max(pad_w, 0))] + [(0, 0)] * (img.ndim - 2)
+    return np.pad(img, width, mode=mode)
+
+
+def _where(results: dict, keys) -> str:
+    names = [f"{k}_path={results[f'{k}_path']}" for k in keys if results.get(f'{k}_path')]
+    key = results.get('key')
+    return (f"sample '{key}'" if key is not None else 'sample') + (
+        f" ({', '.join(names)})" if names else '')
+
+
+def _same_size(results: dict, keys) -> Tuple[int, int]:
+    sizes = {k: results[k].shape[:2] for k in keys}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f'{_where(results, keys)}: images to crop together differ in size: '
+                         + ', '.join(f'{k} {h}x{w}' for k, (h, w) in sizes.items()))
+    return next(iter(sizes.values()))
+
+
+@TRANSFORMS.register_module()
+class PairedRandomCrop(BaseTransform):
+    """Random aligned crop of a GT patch and the matching LQ patch (``gt = scale x lq``).
+
+    Args:
+        gt_patch_size: GT patch size (int or (h, w)); must be divisible by ``scale``.
+        scale: LQ -> GT factor; ``None`` takes ``results['scale']`` (default 1).
+        gt_key, lq_key: the two images.
+        pad_mode: ``None`` rejects images smaller than the patch (naming the files);
+            ``'reflect'`` pads them bottom/right first (MPRNet's recipe).
+        seed: int for a per-sample fixed crop, ``None`` for random.
+    """
+
+    def __init__(self, gt_patch_size: Union[int, Sequence[int]], scale: Optional[int] = None,
+                 gt_key: str = 'gt', lq_key: str = 'lq', pad_mode: Optional[str] = None,
+                 seed: Optional[int] = None) -> None:
+        self.gt_patch_size = _hw(gt_patch_size)
+        self.scale = scale
+        self.gt_key, self.lq_key = gt_key, lq_key
+        if pad_mode is not None and pad_mode not in _PAD_MODES:
+            raise ValueError(f'pad_mode must be None or one of {_PAD_MODES}, got {pad_mode!r}')
+        self.pad_mode = pad_mode
+        self.seed = seed
+
+    def transform(self, results: dict) -> dict:
+        scale = int(self.scale if self.scale is not None else results.get('scale', 1))
+        gt, lq = results[self.gt_key], results[self.lq_key]
+        ph, pw = self.gt_patch_size
+        if ph % scale or pw % scale:
+            raise ValueError(f'gt_patch_size {self.gt_patch_size} is not divisible by scale {scale}')
+        lh, lw = lq.shape[:2]
+        if gt.shape[0] != lh * scale or gt.shape[1] != lw * scale:
+            raise ValueError(
+                f'{_where(results, (self.gt_key, self.lq_key))}: LQ/GT size mismatch: GT is '
+                f'{gt.shape[0]}x{gt.shape[1]}, LQ is {lh}x{lw}, expected GT = {scale} x LQ')
+        lph, lpw = ph // scale, pw // scale
+        if lh < lph or lw < lpw:
+            if self.pad_mode is None:
+                raise ValueError(
+                    f'{_where(results, (self.gt_key, self.lq_key))}: LQ {lh}x{lw} is smaller than '
+                    f"the LQ patch {lph}x{lpw}; crop smaller patches or set pad_mode='reflect'")
+            lq = pad_image(lq, lph - lh, lpw - lw, self.pad_mode)
+            gt = pad_image(gt, (lph - lh) * scale, (lpw - lw) * scale, self.pad_mode)
+            lh, lw = lq.shape[:2]
+        rng = self.rng(results)
+        top = int(rng.integers(0, lh - lph + 1))
+        left = int(rng.integers(0, lw - lpw + 1))
+        results[self.lq_key] = lq[top:top + lph, left:left + lpw].copy()
+        results[self.gt_key] = gt[top * scale:top * scale + ph, left * scale:left * scale + pw].copy()
+        results['crop_bbox'] = (top * scale, left * scale, ph, pw)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomCrop(BaseTransform):
+    """The same random ``crop_size`` window from every key (all the same size).
+
+    Images smaller than the crop are padded bottom/right with ``pad_mode``
+    (``'reflect'``, MAT's recipe) or rejected when ``pad_mode=None``.
+    """
+
+    def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
+                 pad_mode: Optional[str] = 'reflect', seed: Optional[int] = None) -> None:
+        self.keys = to_keys(keys)
+        self.crop_size = _hw(crop_size)
+        if pad_mode is not None and pad_mode not in _PAD_MODES:
+            raise ValueError(f'pad_mode must be None or one of {_PAD_MODES}, got {pad_mode!r}')
+        self.pad_mode = pad_mode
+        self.seed = seed
+
+    def transform(self, results: dict) -> dict:
+        h, w = _same_size(results, self.keys)
+        ch, cw = self.crop_size
+        if h < ch or w < cw:
+            if self.pad_mode is None:
+                raise ValueError(f'{_where(results, self.keys)}: image {h}x{w} is smaller than the '
+                                 f"crop {ch}x{cw}; set pad_mode='reflect' to pad it")
+            for k in self.keys:
+                results[k] = pad_image(results[k], ch - h, cw - w, self.pad_mode)
+            h, w = max(h, ch), max(w, cw)
+        rng = self.rng(results)
+        top = int(rng.integers(0, h - ch + 1))
+        left = int(rng.integers(0, w - cw + 1))
+        for k in self.keys:
+            results[k] = results[k][top:top + ch, left:left + cw].copy()
+        results['crop_bbox'] = (top, left, ch, cw)
+        return results
+
+
+@TRANSFORMS.register_module()
+class CenterCrop(BaseTransform):
+    """Central ``crop_size`` window of every key (offsets rounded down).
+
+    ``pad_mode=None`` (default) rejects images smaller than the crop.
+    """
+
+    def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
+                 pad_mode: Optional[str] = None) -> None:
+        self.keys = to_keys(keys)
+        self.crop_size = _hw(crop_size)
+        self.pad_mode = pad_mode
+
+    def transform(self, results: dict) -> dict:
+        h, w = _same_size(results, self.keys)
+        ch, cw = self.crop_size
+        if h < ch or w < cw:
+            if self.pad_mode is None:
+                raise ValueError(f'{_where(results, self.keys)}: image {h}x{w} is smaller than the '
+                                 f"crop {ch}x{cw}; set pad_mode='reflect' to pad it")
+            for k in self.keys:
+                results[k] = pad_image(results[k], ch - h, cw - w, self.pad_mode)
+            h, w = max(h, ch), max(w, cw)
+        top, left = (h - ch) // 2, (w - cw) // 2
+        for k in self.keys:
+            results[k] = results[k][top:top + ch, left:left + cw].copy()
+        results['crop_bbox'] = (top, left, ch, cw)
+        return results
+
+
+@TRANSFORMS.register_module()
+class PadToMultiple(BaseTransform):
+    """Pad each key bottom/right so height and width are multiples of ``multiple``.
+
+    Records the size before padding in ``results[f'{key}_ori_hw'] = (h, w)``: crop
+    the prediction back with ``pred[..., :h, :w]``.
+    """
+
+    def __init__(self, keys: Union[str, Sequence[str]] = ('lq', 'gt'), multiple: int = 8,
+                 pad_mode: str = 'reflect') -> None:
+        self.keys = to_keys(keys)
+        if multiple < 1:
+            raise ValueError(f'multiple must be >= 1, got {multiple}')
+        if pad_mode not in _PAD_MODES:
+            raise ValueError(f'pad_mode must be one of {_PAD_MODES}, got {pad_mode!r}')
+        self.multiple = int(multiple)
+        self.pad_mode = pad_mode
+
+    def transform(self, results: dict) -> dict:
+        m = self.multiple
+        for k in self.keys:
+            if k not in results:
+                continue
+            h, w = results[k].shape[:2]
+            results[k] = pad_image(results[k], (-h) % m, (-w) % m, self.pad_mode)
+            results[f'{k}_ori_hw'] = (h, w)
+        return results

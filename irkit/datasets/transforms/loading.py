@@ -1,0 +1,174 @@
+"""Loading images and masks from disk or from a BasicSR-format LMDB."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from irkit.fileio.lmdb import get_reader
+from irkit.registry import TRANSFORMS
+
+from .base import BaseTransform
+
+__all__ = ['LoadImageFromFile', 'LoadMask', 'ImageDecodeError', 'decode_image', 'read_bytes']
+
+
+class ImageDecodeError(ValueError):
+    """A file (or LMDB value) is empty, truncated or not an image; names the source."""
+
+
+def read_bytes(results: dict, key: str, backend: str = 'auto', db_path: Optional[str] = None
+               ) -> tuple:
+    """Bytes of ``results[f'{key}_path']`` and a readable name of where they came from.
+
+    ``backend='auto'`` reads from the LMDB named in ``results[f'{key}_lmdb']`` (set by
+    irkit's datasets for ``.lmdb`` roots) and from disk otherwise.
+    """
+    path = results.get(f'{key}_path')
+    lmdb_root = db_path or results.get(f'{key}_lmdb')
+    use_lmdb = backend == 'lmdb' or (backend == 'auto' and lmdb_root is not None)
+    if backend not in ('auto', 'disk', 'lmdb'):
+        raise ValueError(f"backend must be 'auto', 'disk' or 'lmdb', got {backend!r}")
+    if use_lmdb:
+        if lmdb_root is None:
+            raise ValueError(f"backend='lmdb' needs db_path or results['{key}_lmdb']")
+        lmdb_key = results.get(f'{key}_lmdb_key')
+        if lmdb_key is None:
+            if path is None:
+                raise KeyError(f"no '{key}_lmdb_key' or '{key}_path' in the results")
+            lmdb_key = os.path.splitext(os.path.basename(str(path)))[0]
+        data = get_reader(lmdb_root).get(lmdb_key)
+        source = f"LMDB {lmdb_root} key '{lmdb_key}'"
+        if len(data) == 0:
+            raise ImageDecodeError(f'{source}: value is empty (0 bytes)')
+        return data, source
+    if path is None:
+        raise KeyError(f"no '{key}_path' in the results (keys: {sorted(results)})")
+    path = str(path)
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f'image file not found: {path}') from None
+    if len(data) == 0:
+        raise ImageDecodeError(f'{path}: file is empty (0 bytes)')
+    return data, path
+
+
+def decode_image(data: bytes, source: str, color_type: str = 'color', channel_order: str = 'rgb',
+                 to_float32: bool = True) -> np.ndarray:
+    """Decode image bytes to ``H x W x C``.
+
+    Conversions (documented in docs/datasets.md):
+
+    * greyscale files with ``color_type='color'`` are repeated to 3 channels;
+    * 4-channel (RGBA) files: a fully opaque alpha channel is dropped; any other
+      alpha is rejected (the colour under transparent pixels is undefined), use
+      ``color_type='unchanged'`` to keep it;
+    * 16-bit files are scaled by 1/65535 (8-bit by 1/255) when ``to_float32``;
+    * other bit depths (float TIFF, 32-bit) are rejected.
+    """
+    if color_type not in ('color', 'grayscale', 'unchanged'):
+        raise ValueError(f"color_type must be 'color', 'grayscale' or 'unchanged', got {color_type!r}")
+    if channel_order not in ('rgb', 'bgr'):
+        raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageDecodeError(f'{source}: cannot decode image ({len(data)} bytes; truncated, '
+                               'corrupt or not an image file)')
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ImageDecodeError(f'{source}: unsupported pixel type {img.dtype}; irkit reads 8- and '
+                               '16-bit images')
+    if img.ndim == 2:
+        img = img[:, :, None]
+    c = img.shape[2]
+    if c == 4 and color_type != 'unchanged':
+        alpha = img[:, :, 3]
+        if not np.all(alpha == np.iinfo(img.dtype).max):
+            raise ImageDecodeError(
+                f'{source}: image has a transparent alpha channel; irkit does not guess the '
+                "colour of transparent pixels. Flatten it, or use color_type='unchanged'.")
+        img, c = img[:, :, :3], 3
+    if c not in (1, 3, 4):
+        raise ImageDecodeError(f'{source}: unsupported number of channels {c}')
+    if color_type == 'color' and c == 1:
+        img = np.repeat(img, 3, axis=2)
+    elif color_type == 'grayscale' and c == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[:, :, None]
+    if channel_order == 'rgb' and img.shape[2] == 3:
+        img = img[:, :, ::-1]
+    elif channel_order == 'rgb' and img.shape[2] == 4:
+        img = img[:, :, [2, 1, 0, 3]]
+    if to_float32:
+        img = img.astype(np.float32) / float(np.iinfo(img.dtype).max)
+    return np.ascontiguousarray(img)
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(BaseTransform):
+    """Load ``results[f'{key}_path']`` into ``results[key]`` (``H x W x C``).
+
+    Args:
+        key: which image (``'gt'``, ``'lq'``, ``'img'``...).
+        color_type: ``'color'`` (3 channels), ``'grayscale'`` (1 channel) or
+            ``'unchanged'``.
+        channel_order: ``'rgb'`` (irkit's convention) or ``'bgr'``.
+        to_float32: float32 in [0, 1] (default) or the file's integer type.
+        backend: ``'auto'`` (LMDB when the dataset root is an ``.lmdb``), ``'disk'``
+            or ``'lmdb'``.
+        db_path: LMDB folder for ``backend='lmdb'`` when the dataset did not set
+            ``results[f'{key}_lmdb']``; the key is then the file name without extension.
+
+    Also sets ``results[f'ori_{key}_shape']``.
+    """
+
+    def __init__(self, key: str = 'gt', color_type: str = 'color', channel_order: str = 'rgb',
+                 to_float32: bool = True, backend: str = 'auto', db_path: Optional[str] = None
+                 ) -> None:
+        self.key = key
+        self.color_type = color_type
+        self.channel_order = channel_order
+        self.to_float32 = to_float32
+        self.backend = backend
+        self.db_path = db_path
+        decode_image(cv2.imencode('.png', np.zeros((1, 1), np.uint8))[1].tobytes(), 'self-check',
+                     color_type, channel_order)  # validates the arguments early
+
+    def transform(self, results: dict) -> dict:
+        data, source = read_bytes(results, self.key, self.backend, self.db_path)
+        img = decode_image(data, source, self.color_type, self.channel_order, self.to_float32)
+        results[self.key] = img
+        results[f'ori_{self.key}_shape'] = img.shape
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadMask(BaseTransform):
+    """Load a mask file into ``results[key]`` as ``H x W x 1`` float32, 1 = known, 0 = hole.
+
+    Args:
+        key: results key (path in ``results[f'{key}_path']``).
+        white_is_hole: irkit's on-disk convention is white = hole (MMagic's too).
+            MAT's released evaluation masks are the opposite (white = known):
+            use ``white_is_hole=False`` for them.
+        threshold: fraction of the maximum value above which a pixel is white.
+        backend, db_path: as in :class:`LoadImageFromFile`.
+    """
+
+    def __init__(self, key: str = 'mask', white_is_hole: bool = True, threshold: float = 0.5,
+                 backend: str = 'auto', db_path: Optional[str] = None) -> None:
+        self.key = key
+        self.white_is_hole = white_is_hole
+        self.threshold = threshold
+        self.backend = backend
+        self.db_path = db_path
+
+    def transform(self, results: dict) -> dict:
+        data, source = read_bytes(results, self.key, self.backend, self.db_path)
+        m = decode_image(data, source, 'grayscale', 'rgb', to_float32=True)
+        white = m > self.threshold
+        known = ~white if self.white_is_hole else white
+        results[self.key] = known.astype(np.float32)
+        return results
