@@ -135,6 +135,16 @@ def _open_env(db_path: str):
         return env
 
 
+def forget(db_path) -> None:
+    """Close this process's cached handle and reader of ``db_path`` (after it is replaced)."""
+    p = os.path.abspath(str(db_path).rstrip('/\\'))
+    with _ENV_LOCK:
+        entry = _ENVS.pop(p, None)
+        if entry is not None and entry[0] == os.getpid():
+            entry[1].close()
+    _READERS.pop(p, None)
+
+
 class LmdbReader:
     """Read values of a BasicSR-format LMDB (``X.lmdb`` folder with ``meta_info.txt``).
 
@@ -346,6 +356,7 @@ def _write_lmdb(items: List[Tuple[str, str]], tmp_dir: str, compress_level: int,
 
 
 def _finalise(tmp_dir: str, dst: str, overwrite: bool) -> None:
+    forget(dst)
     if os.path.exists(dst):
         if not overwrite:
             raise FileExistsError(f'{dst} exists; pass overwrite=True (--overwrite) to replace it')
@@ -442,10 +453,17 @@ def make_paired_lmdb(gt_src, gt_dst, lq_src, lq_dst, **kwargs) -> List[str]:
 def verify_lmdb(db_path, src=None, progress: bool = True) -> int:
     """Check an LMDB: every meta line has a value that decodes to the listed shape,
     and (with ``src``) the pixels equal the source images. Returns the image count."""
+    reader = LmdbReader(db_path)
+    try:
+        return _verify(reader, src, progress)
+    finally:
+        forget(reader.db_path)  # a tool's check leaves no handle behind
+
+
+def _verify(reader: 'LmdbReader', src, progress: bool) -> int:
     import cv2
     import numpy as np
     from tqdm import tqdm
-    reader = LmdbReader(db_path)
     meta = reader.meta
     if not meta:
         raise LmdbError(f'{reader.meta_path} lists no images')
