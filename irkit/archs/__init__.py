@@ -4,3 +4,6 @@ from irkit.archs import promptir  # noqa: F401
 from irkit.archs import dncnn  # noqa: F401
 from irkit.archs import tdr_mapper  # noqa: F401
 from irkit.archs import ref_fusion  # noqa: F401
+from irkit.archs import clip  # noqa: F401
+from irkit.archs import daclip  # noqa: F401
+from irkit.archs import irsde_unet  # noqa: F401

@@ -10,3 +10,4 @@ from irkit.datasets.base import SampleError  # noqa: F401
 from irkit.datasets.image_folder_dataset import ImageFolderDataset  # noqa: F401
 from irkit.datasets.inpainting_dataset import InpaintingDataset  # noqa: F401
 from irkit.datasets.paired_image_dataset import PairedImageDataset  # noqa: F401
+from irkit.datasets import daclip  # noqa: F401
