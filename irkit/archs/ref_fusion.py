@@ -295,11 +295,11 @@ class _RefMatchMixin:
         if self.psize != 3:
             raise ValueError(f'psize must be 3 (the block windows add one position per side), '
                              f'got {self.psize}')
-        need = 2 * max(self.dilations)
-        if self.lr_block_size < need:
-            raise ValueError(f'lr_block_size={self.lr_block_size} is too small for dilations '
-                             f'{list(self.dilations)}: the dilated 3x3 centre patch needs '
-                             f'lr_block_size >= {need}')
+        k, d = self.lr_block_size, max(self.dilations)
+        c = (k + 2) // 2  # centre of the replicate-padded block
+        if c - d < 0 or c + d + 1 > k + 2:
+            raise ValueError(f'lr_block_size={k} is too small for dilations {list(self.dilations)}: '
+                             'the dilated 3x3 patch around the block centre leaves the block')
 
     def check_image_size(self, x: torch.Tensor) -> torch.Tensor:
         """Zero-pad bottom/right to a multiple of ``padder_size * lr_block_size``."""
