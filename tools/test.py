@@ -13,7 +13,8 @@ from irkit.utils.config import DictAction  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Test an irkit model')
     p.add_argument('config')
-    p.add_argument('checkpoint', help='irkit or official checkpoint (.pth/.safetensors)')
+    p.add_argument('checkpoint', help='irkit or official checkpoint (.pth/.safetensors), or a work dir '
+                   '(its newest iter_N.pth is used)')
     p.add_argument('--work-dir')
     p.add_argument('--out', help='write the metrics as JSON to this file')
     p.add_argument('--save-images', metavar='DIR', help='save every restored image (PNG) in DIR')
@@ -41,6 +42,12 @@ def main(argv=None):
     from irkit.utils.config import load_config
 
     cfg = load_config(args.config, args.cfg_options)
+    if osp.isdir(args.checkpoint):
+        from irkit.fileio.checkpoint import latest_checkpoint
+        found = latest_checkpoint(args.checkpoint)
+        if found is None:
+            raise SystemExit(f'no iter_N.pth checkpoint in {args.checkpoint}')
+        args.checkpoint = str(found)
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
     if cfg.get('test_dataloader') is None:

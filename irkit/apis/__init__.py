@@ -1,0 +1,2 @@
+"""Front doors for inference (import what you need: the modules import torch, not the archs)."""
+from irkit.apis.restoration import init_model, list_images, read_rgb, restore  # noqa: F401

@@ -1,0 +1,123 @@
+import os
+import pickle
+
+import pytest
+import torch
+import torch.nn as nn
+
+from irkit.fileio.checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, atomic_save,
+                                     latest_checkpoint, load_checkpoint, safe_load)
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.head = nn.Linear(4, 2)
+
+
+class _Wrapper(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.generator = _Net()
+
+
+def _sd(seed=0):
+    torch.manual_seed(seed)
+    return _Net().state_dict()
+
+
+@pytest.mark.parametrize('layout', ['bare', 'state_dict', 'params', 'params_ema', 'lightning', 'dataparallel'])
+def test_official_layouts_load_strictly(tmp_path, layout):
+    sd = _sd()
+    obj = {'bare': sd, 'state_dict': {'state_dict': sd, 'epoch': 3},
+           'params': {'params': sd}, 'params_ema': {'params_ema': sd},
+           'lightning': {'state_dict': {f'net.{k}': v for k, v in sd.items()}, 'epoch': 1, 'global_step': 10},
+           'dataparallel': {'state_dict': {f'module.{k}': v for k, v in sd.items()}}}[layout]
+    path = tmp_path / 'ck.pth'
+    torch.save(obj, path)
+    net = _Net()
+    load_checkpoint(net, str(path))
+    for k, v in sd.items():
+        assert torch.equal(net.state_dict()[k], v)
+
+
+def test_arch_checkpoint_loads_into_model_generator_and_back(tmp_path):
+    sd = _sd(1)
+    torch.save({'params': sd}, tmp_path / 'arch.pth')
+    w = _Wrapper()
+    load_checkpoint(w, str(tmp_path / 'arch.pth'))
+    assert torch.equal(w.generator.conv.weight, sd['conv.weight'])
+    torch.save({'state_dict': w.state_dict()}, tmp_path / 'model.pth')
+    net = _Net()
+    load_checkpoint(net, str(tmp_path / 'model.pth'))  # 'generator.' prefix stripped
+    assert torch.equal(net.head.bias, sd['head.bias'])
+
+
+def test_mismatch_report_names_keys_and_shapes(tmp_path):
+    sd = _sd()
+    sd['extra.weight'] = torch.zeros(1)
+    sd['head.weight'] = torch.zeros(5, 4)
+    del sd['conv.bias']
+    torch.save(sd, tmp_path / 'bad.pth')
+    with pytest.raises(CheckpointMismatchError) as e:
+        load_checkpoint(_Net(), str(tmp_path / 'bad.pth'))
+    msg = str(e.value)
+    assert 'bad.pth' in msg and 'conv.bias' in msg and 'extra.weight' in msg
+    assert 'head.weight: checkpoint (5, 4) vs model (2, 4)' in msg
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
+def test_code_in_pickle_is_never_executed(tmp_path):
+    marker = tmp_path / 'PWNED'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': _sd(), 'payload': _Evil(marker)}, path)
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        safe_load(path)
+    assert not marker.exists()
+    # a plain pickle (not torch zip format) with the same payload
+    with open(tmp_path / 'evil2.pth', 'wb') as f:
+        pickle.dump(_Evil(marker), f)
+    with pytest.raises((UnsafeCheckpointError, RuntimeError)):
+        safe_load(tmp_path / 'evil2.pth')
+    assert not marker.exists()
+
+
+def test_numpy_values_in_meta_are_allowed(tmp_path):
+    import numpy as np
+    torch.save({'state_dict': _sd(), 'meta': {'best': np.float64(31.5), 'arr': np.arange(3)}}, tmp_path / 'n.pth')
+    ck = safe_load(tmp_path / 'n.pth')
+    assert float(ck['meta']['best']) == 31.5
+
+
+def test_safetensors_and_missing_and_empty(tmp_path):
+    from safetensors.torch import save_file
+    sd = _sd()
+    save_file(sd, str(tmp_path / 'w.safetensors'))
+    net = _Net()
+    load_checkpoint(net, str(tmp_path / 'w.safetensors'))
+    assert torch.equal(net.conv.weight, sd['conv.weight'])
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        safe_load(tmp_path / 'nope.pth')
+    (tmp_path / 'empty.pth').write_bytes(b'')
+    with pytest.raises(RuntimeError, match='empty'):
+        safe_load(tmp_path / 'empty.pth')
+    (tmp_path / 'trunc.pth').write_bytes(open(tmp_path / 'w.safetensors', 'rb').read()[:50])
+    with pytest.raises(RuntimeError, match='trunc.pth'):
+        safe_load(tmp_path / 'trunc.pth')
+
+
+def test_atomic_save_and_latest(tmp_path):
+    atomic_save({'a': torch.ones(1)}, tmp_path / 'iter_2.pth')
+    atomic_save({'a': torch.ones(1)}, tmp_path / 'iter_10.pth')
+    (tmp_path / '.iter_20.pth.tmp123').write_bytes(b'partial')
+    (tmp_path / 'iter_30.pth.tmp').write_bytes(b'partial')
+    assert latest_checkpoint(tmp_path).name == 'iter_10.pth'
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == ['iter_30.pth.tmp']
