@@ -30,10 +30,14 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
     """Fréchet distance between two Gaussians (float64, ``scipy.linalg.sqrtm``)."""
     import scipy.linalg
     diff = mu1 - mu2
-    covmean, _ = scipy.linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+
+    def sqrtm(m):
+        r = scipy.linalg.sqrtm(m)
+        return r[0] if isinstance(r, tuple) else r  # older scipy returns (sqrtm, errest)
+    covmean = sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():
         eps = 1e-6 * np.eye(sigma1.shape[0])
-        covmean, _ = scipy.linalg.sqrtm((sigma1 + eps).dot(sigma2 + eps), disp=False)
+        covmean = sqrtm((sigma1 + eps).dot(sigma2 + eps))
     covmean = np.real(covmean)
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 

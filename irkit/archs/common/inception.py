@@ -208,7 +208,7 @@ class FIDInceptionV3(nn.Module):
         """``img``: NCHW RGB on the 0..255 scale (uint8 or float). Returns (N, 2048)
         pool features, or (N, 1008) class probabilities with ``return_features=False``."""
         if img.ndim != 4 or img.shape[1] != 3:
-            raise ValueError(f'FIDInceptionV3 expects NCHW RGB images, got {tuple(img.shape)}')
+            raise ValueError('FIDInceptionV3 expects NCHW RGB images (N x 3 x H x W)')
         x = self.resize(img.to(torch.float32))
         x = (x - 128.0) / 128.0
         feats = self.layers(x).reshape(-1, 2048)
@@ -235,7 +235,7 @@ _DTYPES = {'FloatStorage': torch.float32, 'DoubleStorage': torch.float64,
 
 
 def _rebuild_tensor(storage, offset, size, stride, *rest):
-    return torch.as_strided(storage, tuple(size), tuple(stride), offset).clone()
+    return torch.as_strided(storage, tuple(size), tuple(stride), offset)
 
 
 class _TensorOnlyUnpickler(pickle.Unpickler):
