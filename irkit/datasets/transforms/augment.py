@@ -130,14 +130,15 @@ class MixUp:
             raise ValueError(f'alpha must be > 0, got {alpha}')
         self.alpha = float(alpha)
         self.keys = to_keys(keys)
+        self._beta = torch.distributions.Beta(torch.tensor([self.alpha]), torch.tensor([self.alpha]),
+                                              validate_args=False)
 
     def __call__(self, batch: dict) -> dict:
         missing = [k for k in self.keys if not isinstance(batch.get(k), torch.Tensor)]
         if missing:
             raise KeyError(f'MixUp needs NCHW tensors {missing} in the batch (has {sorted(batch)})')
         n = batch[self.keys[0]].shape[0]
-        beta = torch.distributions.Beta(torch.tensor([self.alpha]), torch.tensor([self.alpha]))
-        lam = beta.sample((n,)).view(n, 1, 1, 1)
+        lam = self._beta.sample((n,)).view(n, 1, 1, 1)
         perm = torch.randperm(n)
         out = dict(batch)
         for k in self.keys:

@@ -5,7 +5,7 @@ float32 in [0, 1], RGB; :class:`~irkit.datasets.transforms.PackInputs` turns the
 into CHW tensors at the end.
 
 Randomness: a transform with ``seed=None`` draws from :func:`worker_rng`, a numpy
-generator derived from ``torch.initial_seed()`` of the current process. PyTorch
+generator seeded from torch's global RNG of the current process. PyTorch
 gives every DataLoader worker its own seed, so workers never share a stream (the
 duplicate-stream artefact of unseeded ``np.random`` in workers cannot happen), and
 ``torch.manual_seed`` / mmengine's ``randomness=dict(seed=...)`` make training
@@ -15,9 +15,8 @@ degradation or mask, independent of order, workers and batch size (evaluation).
 """
 from __future__ import annotations
 
-import os
 import zlib
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -26,15 +25,13 @@ from irkit.registry import TRANSFORMS
 
 __all__ = ['BaseTransform', 'Compose', 'worker_rng', 'sample_rng', 'sample_ident', 'to_keys']
 
-_RNG: Dict[str, Any] = {'pid': None, 'seed': None, 'rng': None}
-
-
 def worker_rng() -> np.random.Generator:
-    """The process's generator, re-derived whenever ``torch.initial_seed()`` changes."""
-    seed, pid = torch.initial_seed(), os.getpid()
-    if _RNG['rng'] is None or _RNG['seed'] != seed or _RNG['pid'] != pid:
-        _RNG.update(pid=pid, seed=seed, rng=np.random.default_rng(seed))
-    return _RNG['rng']
+    """A numpy generator seeded from torch's global RNG (one draw per call).
+
+    Follows ``torch.manual_seed`` exactly, and differs between DataLoader workers
+    because PyTorch seeds every worker differently.
+    """
+    return np.random.default_rng(int(torch.randint(0, 2 ** 62, (1,)).item()))
 
 
 def sample_ident(results: dict) -> str:
