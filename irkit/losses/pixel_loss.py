@@ -96,7 +96,7 @@ class EdgeLoss(nn.Module):
         super().__init__()
         _check_reduction('EdgeLoss', reduction)
         self.loss_weight, self.reduction, self.eps = loss_weight, reduction, eps
-        k = torch.tensor([.05, .25, .4, .25, .05])
+        k = torch.tensor([.05, .25, .4, .25, .05], dtype=torch.float64)  # cast to the input's dtype
         self.register_buffer('kernel', torch.outer(k, k)[None, None], persistent=False)
 
     def conv_gauss(self, img: torch.Tensor) -> torch.Tensor:
