@@ -77,7 +77,7 @@ class NonFiniteGuardHook(Hook):
         self._bad = []
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        terms: Dict[str, float] = {k: float(v) for k, v in (outputs or {}).items()
+        terms: Dict[str, float] = {k: float(torch.as_tensor(v).detach()) for k, v in (outputs or {}).items()
                                    if isinstance(v, (int, float, torch.Tensor)) and torch.as_tensor(v).numel() == 1}
         nonfinite = [k for k, v in terms.items() if not math.isfinite(v)]
         if not self._bad and not nonfinite:
