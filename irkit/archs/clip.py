@@ -41,7 +41,7 @@ __all__ = [
     'CLIPVisionCfg', 'CLIPTextCfg', 'CLIP', 'VisionTransformer', 'TextTransformer', 'Transformer',
     'ResidualAttentionBlock', 'LayerNorm', 'QuickGELU', 'CLIP_MODEL_CONFIGS', 'get_clip_config',
     'build_clip', 'SimpleTokenizer', 'tokenize', 'OPENAI_CLIP_MEAN', 'OPENAI_CLIP_STD',
-    'BPE_FILENAME', 'load_clip_state_dict'
+    'BPE_FILENAME', 'load_clip_state_dict', 'locate_weights'
 ]
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -521,6 +521,20 @@ def load_clip_state_dict(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
     if next(iter(ckpt)).startswith('module.'):
         ckpt = {k[len('module.'):]: v for k, v in ckpt.items()}
     return ckpt
+
+
+def locate_weights(path: Union[str, Path], config_key: str, source: str = '') -> Path:
+    """Resolve a weight file: an existing path is used as is; a bare file name (or a
+    missing path) is also looked up in ``$IRKIT_WEIGHTS`` and ``~/.cache/irkit/weights``.
+    Raises :class:`irkit.utils.weights.MissingWeightsError` naming the file."""
+    from irkit.utils.weights import MissingWeightsError, find_weights
+    path = Path(path)
+    if path.is_file():
+        return path
+    try:
+        return find_weights(path.name, None, config_key=config_key, source=source)
+    except MissingWeightsError as e:
+        raise MissingWeightsError(f"'{path}' does not exist; {e}") from None
 
 
 def build_clip(model_name: Optional[str] = None, clip_cfg: Optional[dict] = None) -> CLIP:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irkit.archs.clip import CLIP, Transformer, build_clip, load_clip_state_dict
+from irkit.archs.clip import CLIP, Transformer, build_clip, load_clip_state_dict, locate_weights
 from irkit.registry import ARCHS
 
 __all__ = ['ControlTransformer', 'DaCLIP', 'DEGRADATIONS']
@@ -125,9 +125,7 @@ class DaCLIP(nn.Module):
         self.logit_scale = copy.deepcopy(clip_model.logit_scale)
 
         if clip_pretrained is not None:
-            from irkit.utils.weights import find_weights
-            path = find_weights(Path(clip_pretrained).name, clip_pretrained,
-                                config_key='clip_pretrained', source=OPENCLIP_WEIGHTS_URL)
+            path = locate_weights(clip_pretrained, 'clip_pretrained', OPENCLIP_WEIGHTS_URL)
             self.clip.load_state_dict(load_clip_state_dict(path), strict=True)
             self.initial_controller()
         if pretrained is not None:
@@ -137,9 +135,7 @@ class DaCLIP(nn.Module):
 
     def load_pretrained(self, path: Union[str, Path]) -> None:
         """Strictly load a DA-CLIP checkpoint (raw or ``{'state_dict': ...}``)."""
-        from irkit.utils.weights import find_weights
-        path = find_weights(Path(path).name, path, config_key='pretrained',
-                            source=DACLIP_WEIGHTS_URL)
+        path = locate_weights(path, 'pretrained', DACLIP_WEIGHTS_URL)
         state = load_clip_state_dict(path)
         missing, unexpected = self.load_state_dict(state, strict=False)
         if missing or unexpected:

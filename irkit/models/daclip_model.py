@@ -60,12 +60,10 @@ class DaCLIPModel(BaseModel):
         self.context_length = self.daclip.clip.context_length
         self.tokenizer = None
         if bpe_path is not None:
-            from pathlib import Path
-
-            from irkit.utils.weights import find_weights
-            path = find_weights(Path(bpe_path).name, bpe_path, config_key='model.bpe_path',
-                                source='https://github.com/mlfoundations/open_clip '
-                                       '(src/open_clip/bpe_simple_vocab_16e6.txt.gz)')
+            from irkit.archs.clip import locate_weights
+            path = locate_weights(bpe_path, 'model.bpe_path',
+                                  'https://github.com/mlfoundations/open_clip '
+                                  '(src/open_clip/bpe_simple_vocab_16e6.txt.gz)')
             self.tokenizer = SimpleTokenizer(path, context_length=self.context_length)
         self.degradations = tuple(degradations)
         loss = dict(type='ContrastiveLoss', normalize=False) if loss is None else loss

@@ -150,12 +150,9 @@ class SDERestorer(BaseModel):
 
     # ------------------------------------------------------------------ helpers
     def load_generator(self, path: str) -> None:
-        from pathlib import Path
-
-        from irkit.archs.clip import load_clip_state_dict
-        from irkit.utils.weights import find_weights
-        path = find_weights(Path(path).name, path, config_key='model.pretrained',
-                            source='https://huggingface.co/weblzw/daclip-uir-ViT-B-32-irsde')
+        from irkit.archs.clip import load_clip_state_dict, locate_weights
+        path = locate_weights(path, 'model.pretrained',
+                              'https://huggingface.co/weblzw/daclip-uir-ViT-B-32-irsde')
         state = load_clip_state_dict(path)
         missing, unexpected = self.generator.load_state_dict(state, strict=False)
         if missing or unexpected:

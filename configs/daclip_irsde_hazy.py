@@ -1,0 +1,8 @@
+# Universal-IR trained and tested on one degradation only ('hazy'), same recipe as
+# daclip_irsde_universal.py (the DA-CLIP conditioning is kept).
+_base_ = ['./daclip_irsde_universal.py']
+
+_degradations = ['hazy']
+train_dataloader = dict(dataset=dict(degradations=_degradations))
+val_dataloader = dict(dataset=dict(degradations=_degradations))
+test_dataloader = val_dataloader
