@@ -57,7 +57,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--pairs', type=int, default=3)
     ap.add_argument('--repeat', type=int, default=3)
-    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'none' (skip the torch path)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     gts = [rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8) for _ in range(args.pairs)]
@@ -71,6 +71,12 @@ def main():
         tb, ref = timeit(lambda: [baseline_psnr_ssim(a, b, y) for a, b in zip(preds, gts)], args.repeat)
         tn, got = timeit(lambda: [(psnr(a, b, test_y_channel=y), ssim(a, b, test_y_channel=y))
                                   for a, b in zip(preds, gts)], args.repeat)
+        if args.device == 'none':  # numpy paths only
+            dp = max(abs(r[0] - o[0]) for r, o in zip(ref, got))
+            ds = max(abs(r[1] - o[1]) for r, o in zip(ref, got))
+            print(f"| {'Y' if y else 'RGB'} | {tb / args.pairs:.3f} | {tn / args.pairs:.3f} | "
+                  f'{tb / tn:.1f}x | - | - | {dp:.1e} / {ds:.1e} |', flush=True)
+            continue
         x = torch.from_numpy(np.stack(preds)).permute(0, 3, 1, 2).to(args.device).double() / 255
         g = torch.from_numpy(np.stack(gts)).permute(0, 3, 1, 2).to(args.device).double() / 255
 
