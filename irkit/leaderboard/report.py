@@ -1,0 +1,215 @@
+"""Verdicts and writers: Markdown table, CSV, JSON and a measured-vs-published plot."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+# default tolerances, in the metric's published unit
+DEFAULT_TOLERANCES = {'PSNR': 0.05, 'SSIM': 0.002, 'LPIPS': 0.002, 'FID': 0.1, 'P-IDS': 0.5,
+                      'U-IDS': 0.5, 'MAE': 0.05, 'MSE': 1e-4, 'Accuracy': 0.5}
+LOWER_IS_BETTER = {'FID', 'LPIPS', 'MAE', 'MSE', 'NIQE', 'KID'}
+
+REPRODUCED, DIFFERS, NOT_RUN = 'reproduced', 'differs', 'not run'
+
+
+@dataclass
+class Row:
+    method: str
+    model: str
+    dataset: str
+    metric: str
+    published: Optional[float]
+    measured: Optional[float] = None
+    delta: Optional[float] = None
+    tolerance: Optional[float] = None
+    verdict: str = NOT_RUN
+    reason: str = ''
+    status: str = 'not run'  # 'evaluated', 'cached', 'average', 'not run'
+    protocol: str = ''
+    source: str = ''
+    verified: bool = False
+    note: str = ''
+    config: str = ''
+    checkpoint: str = ''
+    missing: List[str] = field(default_factory=list)
+    short_reason: str = ''
+
+    @property
+    def text_verdict(self) -> str:
+        return f'not run: {self.reason}' if self.verdict == NOT_RUN else self.verdict
+
+
+def tolerance_for(metric: str, overrides: Optional[Dict[str, float]] = None,
+                  row_tolerance: Optional[Dict[str, float]] = None) -> float:
+    for table in (row_tolerance or {}, overrides or {}, DEFAULT_TOLERANCES):
+        if metric in table:
+            return float(table[metric])
+    return 0.01  # unknown metric: an absolute 0.01
+
+
+def judge(row: Row, measured: float, tol: float) -> Row:
+    """Fill measured/delta/verdict: reproduced when ``|measured - published| <= tol``."""
+    row.measured, row.tolerance = float(measured), float(tol)
+    if row.published is None or not math.isfinite(measured):
+        row.verdict = 'measured' if math.isfinite(measured) else DIFFERS
+        return row
+    row.delta = row.measured - row.published
+    # round to the published precision noise: 1e-9 absorbs float error at the boundary
+    row.verdict = REPRODUCED if abs(row.delta) <= tol + 1e-9 else DIFFERS
+    if row.verdict == DIFFERS:
+        better = row.delta < 0 if row.metric in LOWER_IS_BETTER else row.delta > 0
+        row.verdict = f'{DIFFERS} ({"better" if better else "worse"})'
+    return row
+
+
+def _fmt(v: Optional[float], metric: str = '') -> str:
+    if v is None:
+        return '—'
+    if metric == 'SSIM' or abs(v) < 1:
+        return f'{v:.4f}'
+    return f'{v:.2f}'
+
+
+def _fmt_delta(v: Optional[float], metric: str) -> str:
+    if v is None:
+        return '—'
+    return f'{v:+.4f}' if metric == 'SSIM' or abs(v) < 0.01 else f'{v:+.3f}'
+
+
+def _cell(parts: List[str]) -> str:
+    return '<br>'.join(parts).replace('|', '\\|')
+
+
+def markdown(rows: Sequence[Row], title: str = 'Leaderboard reproduction', header: str = '') -> str:
+    """One table row per (model, dataset), its metrics stacked in the cells; the
+    "not run" reasons name what is missing and where it goes, and a closing section
+    lists every file/folder to download with its source."""
+    lines = [f'# {title}', '']
+    if header:
+        lines += [header.rstrip(), '']
+    groups: Dict[tuple, List[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.method, r.model, r.dataset), []).append(r)
+    counts: Dict[str, int] = {}
+    for g in groups.values():
+        k = _group_verdict(g).split(' ')[0].rstrip(':')
+        k = 'not run' if k == 'not' else k
+        counts[k] = counts.get(k, 0) + 1
+    lines += ['(model, dataset) rows: ' + ', '.join(f'{v} {k}' for k, v in sorted(counts.items()))
+              + f' (of {len(groups)}; {len(rows)} metric values in the CSV/JSON).', '']
+    methods: List[str] = []
+    for r in rows:
+        if r.method not in methods:
+            methods.append(r.method)
+    for m in methods:
+        lines += [f'## {m}', '',
+                  '| model | dataset | published | measured | Δ | verdict | protocol | source |',
+                  '|---|---|---|---|---|---|---|---|']
+        for (meth, model, dataset), g in groups.items():
+            if meth != m:
+                continue
+            pub = _cell([f'{r.metric} {_fmt(r.published, r.metric)}' for r in g])
+            meas = _cell([f'{r.metric} {_fmt(r.measured, r.metric)}' for r in g]) \
+                if any(r.measured is not None for r in g) else '—'
+            delta = _cell([f'{r.metric} {_fmt_delta(r.delta, r.metric)}' for r in g]) \
+                if any(r.delta is not None for r in g) else '—'
+            verdict = _group_verdict(g)
+            if g[0].note:
+                verdict += f' ({g[0].note})'
+            src = g[0].source + ('' if g[0].verified else ' †')
+            lines.append(f'| {model} | {dataset} | {pub} | {meas} | {delta} | {_cell([verdict])} | '
+                         f'{_cell([g[0].protocol])} | {_cell([src])} |')
+        lines.append('')
+    lines += ['† not yet verified against the paper/README (`Verified: false` in the metafile).', '']
+    todo: List[str] = []
+    for r in rows:
+        for item in r.missing:
+            if item not in todo:
+                todo.append(item)
+    if todo:
+        lines += ['## What to download and where to put it', '']
+        lines += [f'- {t}' for t in todo]
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _group_verdict(g: Sequence[Row]) -> str:
+    if all(r.verdict == NOT_RUN for r in g):
+        reasons: List[str] = []
+        for r in g:
+            rr = r.short_reason or r.reason
+            if rr not in reasons:
+                reasons.append(rr)
+        return 'not run: ' + '; '.join(reasons)
+    bad = [r for r in g if r.verdict != REPRODUCED]
+    if not bad:
+        return REPRODUCED
+    return '; '.join(f'{r.metric} {r.verdict if r.verdict != NOT_RUN else "not run: " + r.reason}'
+                     for r in bad)
+
+
+CSV_FIELDS = ['method', 'model', 'dataset', 'metric', 'published', 'measured', 'delta', 'tolerance',
+              'verdict', 'reason', 'status', 'protocol', 'source', 'verified', 'note', 'config', 'checkpoint']
+
+
+def to_csv(rows: Sequence[Row]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator='\n')
+    w.writeheader()
+    for r in rows:
+        d = asdict(r)
+        w.writerow({k: ('' if d[k] is None else d[k]) for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def to_json(rows: Sequence[Row], **meta) -> str:
+    return json.dumps({**meta, 'rows': [asdict(r) for r in rows]}, indent=2, default=str)
+
+
+def plot(rows: Sequence[Row], path: str) -> Path:
+    """Measured vs published, one panel per metric, with the y = x line (PNG)."""
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r.measured is not None and r.published is not None]
+    metrics = sorted({r.metric for r in done})
+    n = max(1, len(metrics))
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), squeeze=False)
+    if not done:
+        ax = axes[0][0]
+        ax.text(0.5, 0.5, 'no measured rows yet\n(see the "not run" reasons)', ha='center', va='center')
+        ax.set_axis_off()
+    for ax, metric in zip(axes[0], metrics):
+        pts = [r for r in done if r.metric == metric]
+        xs, ys = [r.published for r in pts], [r.measured for r in pts]
+        colors = ['tab:green' if r.verdict == REPRODUCED else 'tab:red' for r in pts]
+        ax.scatter(xs, ys, c=colors, s=24, zorder=3)
+        lo, hi = min(xs + ys), max(xs + ys)
+        pad = (hi - lo) * 0.05 or max(abs(hi) * 0.01, 1e-3)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], 'k--', lw=0.8, zorder=2)
+        for r in pts:
+            ax.annotate(f'{r.model}/{r.dataset}', (r.published, r.measured), fontsize=6,
+                        xytext=(3, 3), textcoords='offset points')
+        ax.set_xlabel(f'published {metric}')
+        ax.set_ylabel(f'measured {metric}')
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    fig.suptitle('irkit leaderboard: measured vs published (green = within tolerance)', fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp.png')
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+__all__ = ['Row', 'judge', 'tolerance_for', 'markdown', 'to_csv', 'to_json', 'plot',
+           'DEFAULT_TOLERANCES', 'LOWER_IS_BETTER', 'REPRODUCED', 'DIFFERS', 'NOT_RUN']

@@ -1,0 +1,432 @@
+"""Read official checkpoints that ``weights_only`` refuses, without running code from them.
+
+Some releases are pickles that hold more than tensors: PyTorch Lightning ``.ckpt``
+files keep ``hyper_parameters`` and callback states (arbitrary objects), MAT's ``.pkl``
+files are StyleGAN2 training snapshots whose networks are ``persistence`` objects with
+their Python source embedded. :func:`restricted_load` reads such files with an
+unpickler that
+
+* rebuilds tensors, parameters, storages, dtypes and plain containers
+  (``dict``/``OrderedDict``/``list``/``tuple``/``set``), and
+* replaces every other global (classes, functions such as ``os.system`` or
+  ``exec``, StyleGAN2's ``_reconstruct_persistent_obj``) with an inert
+  :class:`Opaque` stand-in that only *records* its constructor arguments and state.
+
+Nothing named in the file is imported or called, so a crafted file cannot execute
+code. The networks inside the stand-ins are recovered with :func:`module_state`,
+which walks the recorded ``torch.nn.Module`` attribute dicts (``_parameters``,
+``_buffers``, ``_modules``) and returns a flat ``state_dict``.
+
+Handles the three container formats of ``torch.save``/``pickle``: the zip format
+(torch >= 1.6), the legacy sequential format (torch < 1.6) and plain pickles
+(``pickle.dump``, as StyleGAN2 snapshots; their storages are nested legacy
+``torch.save`` blobs, read with ``weights_only=True``).
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import struct
+import warnings
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
+
+import torch
+
+PathLike = Union[str, os.PathLike]
+
+LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
+
+
+class Opaque:
+    """Inert stand-in for an object whose class was not rebuilt.
+
+    ``cls_name`` is the dotted name of the original global; ``args`` the
+    arguments it would have been called with; ``state`` what ``__setstate__``
+    would have received; ``items``/``list_items`` what a dict/list subclass
+    would have held. Nothing is executed.
+    """
+
+    cls_name = 'object'
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+        self.state: Any = None
+        self.items: Dict[Any, Any] = {}
+        self.list_items: list = []
+
+    def __new__(cls, *args: Any, **kwargs: Any):  # NEWOBJ calls cls.__new__(cls, *args)
+        obj = super().__new__(cls)
+        obj.args, obj.kwargs, obj.state, obj.items, obj.list_items = args, kwargs, None, {}, []
+        return obj
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.items[key] = value
+
+    def append(self, value: Any) -> None:
+        self.list_items.append(value)
+
+    def extend(self, values: Any) -> None:
+        self.list_items.extend(values)
+
+    def __repr__(self) -> str:
+        return f'<Opaque {self.cls_name}>'
+
+
+_PLACEHOLDERS: Dict[str, type] = {}
+
+
+def _placeholder(module: str, name: str) -> type:
+    full = f'{module}.{name}'
+    if full not in _PLACEHOLDERS:
+        _PLACEHOLDERS[full] = type(f'Opaque[{full}]', (Opaque,), {'cls_name': full})
+    return _PLACEHOLDERS[full]
+
+
+class _StorageType:
+    """What ``torch.FloatStorage`` etc. stand for in a pickle: a dtype."""
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+
+
+def _storage_types() -> Dict[str, torch.dtype]:
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        _fill_storage_types(out)
+    out['UntypedStorage'] = torch.uint8
+    out['ByteStorage'] = torch.uint8
+    return out
+
+
+def _fill_storage_types(out: Dict[str, torch.dtype]) -> None:
+    for name in dir(torch):
+        if name.endswith('Storage') and name not in ('UntypedStorage', 'TypedStorage'):
+            cls = getattr(torch, name)
+            try:
+                out[name] = cls.dtype if isinstance(getattr(cls, 'dtype', None), torch.dtype) else cls().dtype
+            except Exception:  # noqa: BLE001 - storage classes that cannot be instantiated
+                continue
+
+
+_STORAGE_DTYPES = _storage_types()
+
+
+def _flat(storage: Any) -> torch.Tensor:
+    """A 1-D tensor viewing a storage (our flat tensors, or torch storages)."""
+    if isinstance(storage, torch.Tensor):
+        return storage
+    if isinstance(storage, torch.TypedStorage):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            return torch.empty(0, dtype=storage.dtype).set_(storage.untyped())
+    if isinstance(storage, torch.UntypedStorage):
+        return torch.empty(0, dtype=torch.uint8).set_(storage)
+    raise pickle.UnpicklingError(f'expected a tensor storage, got {type(storage).__name__}')
+
+
+def _rebuild_tensor(storage: Any, offset: int, size: Tuple[int, ...], stride: Tuple[int, ...],
+                    *_: Any) -> torch.Tensor:
+    flat = _flat(storage)
+    if not size:
+        return flat[offset].clone() if flat.numel() else torch.empty((), dtype=flat.dtype)
+    return flat.as_strided(tuple(size), tuple(stride), offset)
+
+
+def _rebuild_tensor_v3(storage: Any, offset: int, size, stride, requires_grad, hooks,
+                       dtype: torch.dtype, *_: Any) -> torch.Tensor:
+    flat = _flat(storage)
+    if flat.dtype != dtype:
+        flat = flat.view(torch.uint8).view(dtype)
+    return _rebuild_tensor(flat, offset, size, stride)
+
+
+def _rebuild_parameter(data: torch.Tensor, requires_grad: bool = True, *_: Any) -> torch.Tensor:
+    return data
+
+
+def _load_from_bytes(data: bytes) -> Any:
+    """Nested ``torch.save`` blob (how ``pickle.dumps`` stores a tensor's storage)."""
+    with torch.serialization.safe_globals([]):
+        return torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+
+
+def _rebuild_from_type_v2(func: Any, new_type: Any, args: tuple, state: Any) -> Any:
+    # tensor subclasses: rebuild the plain tensor, drop the subclass and its state
+    return func(*args) if callable(func) and not isinstance(func, Opaque) else Opaque(func, new_type, args, state)
+
+
+_SAFE_FUNCS = {
+    ('collections', 'OrderedDict'): OrderedDict,
+    ('builtins', 'set'): set, ('builtins', 'frozenset'): frozenset, ('builtins', 'slice'): slice,
+    ('builtins', 'complex'): complex, ('builtins', 'bytearray'): bytearray,
+    ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
+    ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
+    ('torch._utils', '_rebuild_tensor_v3'): _rebuild_tensor_v3,
+    ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+    ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
+    ('torch.storage', '_load_from_bytes'): _load_from_bytes,
+    ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type_v2,
+    ('torch', 'Size'): torch.Size,
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Rebuilds tensors and containers; everything else becomes an :class:`Opaque`."""
+
+    def __init__(self, file, zip_file: Optional[zipfile.ZipFile] = None, zip_prefix: str = '',
+                 legacy_storages: Optional[dict] = None, source: str = '<bytes>') -> None:
+        super().__init__(file)
+        self.zip_file = zip_file
+        self.zip_prefix = zip_prefix
+        self.legacy_storages = legacy_storages
+        self.source = source
+        self.storages: Dict[str, torch.Tensor] = {}
+        self.replaced: Dict[str, int] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_FUNCS:
+            return _SAFE_FUNCS[(module, name)]
+        if module == 'torch' and name in _STORAGE_DTYPES:
+            return _StorageType(_STORAGE_DTYPES[name])
+        if module == 'torch' and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)
+        full = f'{module}.{name}'
+        self.replaced[full] = self.replaced.get(full, 0) + 1
+        return _placeholder(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not isinstance(pid, tuple) or not pid or pid[0] != 'storage':
+            raise pickle.UnpicklingError(f'{self.source}: unexpected persistent id {pid!r}')
+        stype, key = pid[1], str(pid[2])
+        dtype = stype.dtype if isinstance(stype, _StorageType) else torch.uint8
+        if self.zip_file is not None:
+            if key not in self.storages:
+                raw = self.zip_file.read(f'{self.zip_prefix}data/{key}')
+                self.storages[key] = torch.frombuffer(bytearray(raw), dtype=torch.uint8) if raw else \
+                    torch.empty(0, dtype=torch.uint8)
+            data = self.storages[key]
+            return data.view(dtype) if data.numel() else torch.empty(0, dtype=dtype)
+        if self.legacy_storages is not None:  # legacy format: (..., root_key, location, numel, view_meta)
+            self.legacy_storages.setdefault(key, dtype)
+            return _LegacyRef(key, dtype, pid[5] if len(pid) > 5 else None)
+        raise pickle.UnpicklingError(f'{self.source}: storage reference {pid!r} outside a torch archive')
+
+
+class _LegacyRef:
+    def __init__(self, key: str, dtype: torch.dtype, view: Any) -> None:
+        self.key, self.dtype, self.view = key, dtype, view
+
+
+def _load_zip(zf: zipfile.ZipFile, source: str) -> Any:
+    names = [n for n in zf.namelist() if n.endswith('data.pkl') and n.count('/') <= 1]
+    if not names:
+        raise pickle.UnpicklingError(f'{source}: zip file without data.pkl (not a torch.save archive)')
+    prefix = names[0][:-len('data.pkl')]
+    up = RestrictedUnpickler(io.BytesIO(zf.read(names[0])), zip_file=zf, zip_prefix=prefix, source=source)
+    return up.load()
+
+
+def _load_legacy(f: io.BufferedIOBase, source: str) -> Any:
+    """torch < 1.6 format: magic, protocol, sys_info, object pickle, keys, raw storages."""
+    def plain(fh):
+        return RestrictedUnpickler(fh, source=source).load()
+    magic = plain(f)
+    if magic != LEGACY_MAGIC:
+        raise pickle.UnpicklingError(f'{source}: not a torch checkpoint (bad magic number)')
+    plain(f)  # protocol version
+    sys_info = plain(f)
+    little = not isinstance(sys_info, dict) or sys_info.get('little_endian', True)
+    storages: Dict[str, torch.dtype] = {}
+    up = RestrictedUnpickler(f, legacy_storages=storages, source=source)
+    obj = up.load()
+    keys = plain(f)
+    data: Dict[str, torch.Tensor] = {}
+    for key in keys:
+        dtype = storages.get(str(key), torch.uint8)
+        (numel,) = struct.unpack('<q' if little else '>q', f.read(8))
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        raw = f.read(numel * itemsize)
+        if len(raw) != numel * itemsize:
+            raise pickle.UnpicklingError(f'{source}: truncated storage {key}')
+        data[str(key)] = torch.frombuffer(bytearray(raw), dtype=dtype) if numel else torch.empty(0, dtype=dtype)
+    return _resolve_legacy(obj, data)
+
+
+def _resolve_legacy(obj: Any, data: Dict[str, torch.Tensor]) -> Any:
+    """Replace the legacy storage references by the storages read after the pickle."""
+    if isinstance(obj, _LegacyRef):
+        flat = data[obj.key]
+        if obj.view is not None:  # (view_key, offset, view_size)
+            _, off, n = obj.view
+            flat = flat[off:off + n]
+        return flat
+    if isinstance(obj, _PendingTensor):
+        return _rebuild_tensor(_resolve_legacy(obj.storage, data), *obj.args)
+    if isinstance(obj, dict):
+        for k in list(obj):
+            obj[k] = _resolve_legacy(obj[k], data)
+        return obj
+    if isinstance(obj, list):
+        obj[:] = [_resolve_legacy(v, data) for v in obj]
+        return obj
+    if isinstance(obj, tuple):
+        return tuple(_resolve_legacy(v, data) for v in obj)
+    if isinstance(obj, Opaque):
+        obj.args = tuple(_resolve_legacy(v, data) for v in obj.args)
+        obj.state = _resolve_legacy(obj.state, data)
+        obj.items = _resolve_legacy(obj.items, data)
+        obj.list_items = _resolve_legacy(obj.list_items, data)
+    return obj
+
+
+class _PendingTensor:
+    def __init__(self, storage: Any, args: tuple) -> None:
+        self.storage, self.args = storage, args
+
+
+_orig_rebuild = _rebuild_tensor
+
+
+def _rebuild_or_defer(storage: Any, offset: int, size, stride, *rest: Any) -> Any:
+    if isinstance(storage, _LegacyRef):  # storages come after the pickle in the legacy format
+        return _PendingTensor(storage, (offset, size, stride))
+    return _orig_rebuild(storage, offset, size, stride, *rest)
+
+
+def _rebuild_v3_or_defer(storage: Any, offset: int, size, stride, requires_grad, hooks, dtype, *rest):
+    if isinstance(storage, _LegacyRef):
+        storage.dtype = dtype
+        return _PendingTensor(storage, (offset, size, stride))
+    return _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks, dtype, *rest)
+
+
+def _rebuild_parameter_or_pending(data: Any, *rest: Any) -> Any:
+    return data
+
+
+_SAFE_FUNCS[('torch._utils', '_rebuild_tensor')] = _rebuild_or_defer
+_SAFE_FUNCS[('torch._utils', '_rebuild_tensor_v2')] = _rebuild_or_defer
+_SAFE_FUNCS[('torch._utils', '_rebuild_tensor_v3')] = _rebuild_v3_or_defer
+_SAFE_FUNCS[('torch._utils', '_rebuild_parameter')] = _rebuild_parameter_or_pending
+_SAFE_FUNCS[('torch._utils', '_rebuild_parameter_with_state')] = _rebuild_parameter_or_pending
+
+
+def restricted_load(path: PathLike) -> Any:
+    """Load a ``torch.save``/``pickle`` file, rebuilding only tensors and containers.
+
+    Every other object becomes an :class:`Opaque` record; nothing from the file is
+    imported or executed.
+
+    Raises:
+        FileNotFoundError: naming the file.
+        pickle.UnpicklingError: the file is not a pickle/torch archive (naming it).
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    source = str(path)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                return _load_zip(zf, source)
+        with open(path, 'rb') as f:
+            head = f.read(64)
+            f.seek(0)
+            if _is_legacy(head):
+                return _load_legacy(f, source)
+            return RestrictedUnpickler(f, source=source).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, struct.error, KeyError, RuntimeError) as e:
+        raise pickle.UnpicklingError(f'cannot read {source} as a checkpoint: {e}') from e
+
+
+def _is_legacy(head: bytes) -> bool:
+    try:
+        return pickle.loads(head[:head.index(b'.') + 1]) == LEGACY_MAGIC if b'.' in head else False
+    except Exception:  # noqa: BLE001 - any other pickle start
+        return False
+
+
+def opaque_state(obj: Any) -> Optional[dict]:
+    """The attribute dict an :class:`Opaque` records for an ``nn.Module``-like object.
+
+    Handles ``__setstate__`` states (plain pickling), ``copyreg`` reconstructors
+    and StyleGAN2 ``persistence`` records (``_reconstruct_persistent_obj(meta)``
+    with ``meta['state']``).
+    """
+    if not isinstance(obj, Opaque):
+        return None
+    for cand in (obj.state, *(a for a in obj.args if isinstance(a, dict))):
+        if isinstance(cand, tuple) and cand and isinstance(cand[0], dict):
+            cand = cand[0]
+        if isinstance(cand, dict):
+            if '_parameters' in cand or '_modules' in cand or '_buffers' in cand:
+                return cand
+            inner = cand.get('state')
+            if isinstance(inner, dict) and ('_parameters' in inner or '_modules' in inner):
+                return inner
+            if isinstance(inner, Opaque):
+                return opaque_state(inner)
+    if obj.args and isinstance(obj.args[-1], Opaque):
+        return opaque_state(obj.args[-1])
+    return None
+
+
+def module_state(obj: Any, prefix: str = '') -> 'OrderedDict[str, torch.Tensor]':
+    """Flatten a recorded ``nn.Module`` (an :class:`Opaque`) into a state_dict.
+
+    Parameters and persistent buffers are listed in module order, as
+    ``nn.Module.state_dict`` would; ``None`` entries are skipped.
+
+    Raises:
+        ValueError: ``obj`` holds no module state.
+    """
+    state = opaque_state(obj)
+    if state is None:
+        raise ValueError(f'{obj!r} does not record an nn.Module (no _parameters/_modules state)')
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    for name, t in _items(state.get('_parameters')):
+        if isinstance(t, torch.Tensor):
+            out[prefix + name] = t
+    skip = state.get('_non_persistent_buffers_set') or set()
+    for name, t in _items(state.get('_buffers')):
+        if isinstance(t, torch.Tensor) and name not in skip:
+            out[prefix + name] = t
+    for name, sub in _items(state.get('_modules')):
+        if sub is not None:
+            out.update(module_state(sub, f'{prefix}{name}.'))
+    return out
+
+
+def _items(d: Any) -> Iterator[Tuple[str, Any]]:
+    if isinstance(d, dict):
+        return iter(list(d.items()))
+    if isinstance(d, Opaque):
+        return iter(list(d.items.items()))
+    return iter(())
+
+
+def tensors_only(obj: Any) -> Any:
+    """Copy of a loaded checkpoint keeping only tensors, numbers, strings and containers
+    of them (``Opaque`` records dropped)."""
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, (int, float, str, bool)) or obj is None:
+        return obj
+    if isinstance(obj, dict):
+        return type(obj)((k, tensors_only(v)) for k, v in obj.items() if not isinstance(v, Opaque))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(tensors_only(v) for v in obj if not isinstance(v, Opaque))
+    return None
+
+
+__all__ = ['restricted_load', 'RestrictedUnpickler', 'Opaque', 'module_state', 'opaque_state',
+           'tensors_only']
