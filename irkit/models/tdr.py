@@ -20,7 +20,7 @@ Textual Representations", CVPR 2024 (official code mrluin/TextualDegRemoval).
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -183,7 +183,7 @@ class RefRestorer(Restorer):
 
     Extra args:
         ref_key: batch entry holding the guidance image (default ``'ref'``).
-        ref_matcher: optional frozen feature extractor (ARCHS config) used in
+        ref_matcher: optional frozen feature extractor (ARCHS config or module) used in
             training to select the reference crop matching each LQ patch
             (:func:`select_ref_crops`); without it the whole reference is used.
         ref_matcher_multiple: input-size multiple of the matcher (14 for ViT-B/14).
@@ -198,7 +198,8 @@ class RefRestorer(Restorer):
                  deep_supervision: bool = False, pad_multiple: int = 1, pad_mode: str = 'reflect',
                  self_ensemble: bool = False, tile: Optional[int] = None, tile_overlap: int = 32,
                  batch_augments: Optional[Sequence[dict]] = None, input_key: str = 'lq',
-                 gt_key: str = 'gt', ref_key: str = 'ref', ref_matcher: Optional[dict] = None,
+                 gt_key: str = 'gt', ref_key: str = 'ref',
+                 ref_matcher: Optional[Union[dict, nn.Module]] = None,
                  ref_matcher_multiple: int = 14, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(generator=generator, losses=losses, deep_supervision=deep_supervision,
@@ -211,7 +212,7 @@ class RefRestorer(Restorer):
                              'inputs without their references)')
         self.ref_key = ref_key
         self.ref_matcher_multiple = ref_matcher_multiple
-        matcher = ARCHS.build(ref_matcher) if ref_matcher is not None else None
+        matcher = ARCHS.build(ref_matcher) if isinstance(ref_matcher, dict) else ref_matcher
         if matcher is not None:
             matcher.requires_grad_(False)
             matcher.eval()

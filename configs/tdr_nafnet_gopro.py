@@ -1,0 +1,51 @@
+# TDR + NAFNet, GoPro motion deblurring (Lin et al., CVPR 2024; official
+# options/train_restoration/002_nafnet_single_image_motion_deblurring.yml).
+# Needs the guidance images first (tools/tdr_generate_guidance.py on the LQ folders, one
+# 512x512 PNG per image, named like the input): data/GoPro/{train,test}/guidance.
+# 384x384 LQ/GT crops with flips/rotations; the whole guidance image is the reference (the
+# release picks the best-matching 384 crop with a frozen DINOv2 ViT-B/14: set
+# model.ref_matcher to a feature extractor to do the same). 4 GPUs x batch 8.
+# Train: tools/dist_train.sh configs/tdr_nafnet_gopro.py 4
+_base_ = [
+    './_base_/default_runtime.py', './_base_/datasets/gopro.py',
+    './_base_/schedules/tdr_restoration_1m.py'
+]
+
+model = dict(
+    type='RefRestorer',
+    generator=dict(type='NAFNetRefFusion', img_channel=3, width=64, middle_blk_num=1,
+                   enc_blk_nums=[1, 1, 1, 28], dec_blk_nums=[1, 1, 1, 1], nf=64,
+                   ext_n_blocks=[4, 4, 4, 4], reffusion_n_blocks=[2, 2, 2, 2],
+                   reffusion_n_blocks_middle=1, scale=1, num_nbr=1, psize=3, lr_block_size=8,
+                   ref_down_block_size=1.5, dilations=[1, 2, 3]),
+    losses=[dict(type='L1Loss', loss_weight=1.0, reduction='mean')],
+    pad_multiple=1,  # the arch pads internally (zeros, to a multiple of 128)
+    data_preprocessor=dict(type='DataPreprocessor'))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', key='gt'),
+    dict(type='LoadImageFromFile', key='lq'),
+    dict(type='PairedRandomCrop', gt_patch_size=384, pad_mode='reflect'),
+    dict(type='RandomDihedral', keys=['lq', 'gt']),
+    dict(type='PackInputs', keys=['lq', 'gt']),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=4, persistent_workers=True, drop_last=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='GuidanceDataset', ref_root='data/GoPro/train/guidance',
+                 dataset=dict(type='PairedImageDataset', gt_root='data/GoPro/train/target',
+                              lq_root='data/GoPro/train/input', pipeline=train_pipeline)))
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='GuidanceDataset', ref_root='data/GoPro/test/guidance',
+                 dataset={{_base_.gopro_test_dataset}}))
+test_dataloader = val_dataloader
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=1000),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=5,
+                    save_best='PSNR', rule='greater'))
+randomness = dict(seed=100, deterministic=False)
