@@ -34,7 +34,8 @@ class PairedImageDataset(BaseImageDataset):
             LMDBs from the meta shapes when the dataset is built).
         gt_filename_tmpl: GT base name from the id (e.g. ``'norain-{}'``).
         lq_suffix_sep: many-to-one pairing: LQ files named ``{id}{sep}{anything}``
-            (RESIDE OTS ``0001_0.8_0.2.jpg`` with ``'_'``) all pair with the GT ``{id}``;
+            (RESIDE OTS ``part1/0001_0.8_0.2.jpg`` with ``'_'``) all pair with the GT
+            ``{id}`` in the same sub-folder or, failing that, at the top of ``gt_root``;
             the dataset then has one sample per LQ file, keyed by the LQ name.
         recursive: scan sub-folders.
         test_mode: evaluation flag (for pipelines and wrappers).
@@ -114,8 +115,10 @@ class PairedImageDataset(BaseImageDataset):
         data, orphans = [], []
         for lk in sorted(lq.items):
             d, name = os.path.split(lk)
-            ident = name.split(sep, 1)[0]
-            ident = f'{d}/{ident}' if d else ident
+            base = name.split(sep, 1)[0]
+            # same sub-folder as the GT first, else any GT with that name at the top
+            # (RESIDE OTS: synthetic/partN/0001_0.8_0.2.jpg -> original/0001.jpg)
+            ident = f'{d}/{base}' if d and f'{d}/{base}' in id_to_gt else base
             if ident not in id_to_gt:
                 orphans.append(lk)
                 continue

@@ -53,6 +53,10 @@ def test_many_to_one_pairing(tmp_path, rng):
     ds = PairedImageDataset(str(tmp_path / 'clear'), str(tmp_path / 'hazy'), lq_suffix_sep='_')
     assert len(ds) == 3
     assert [os.path.basename(d['gt_path']) for d in ds.data_list] == ['0001.png', '0001.png', '0002.png']
+    write_images(str(tmp_path / 'synthetic'), ['part1/0001_0.8_0.2', 'part2/0002_1_0.1'], rng)
+    ds = PairedImageDataset(str(tmp_path / 'clear'), str(tmp_path / 'synthetic'), lq_suffix_sep='_')
+    assert [(d['key'], os.path.basename(d['gt_path'])) for d in ds.data_list] == [
+        ('part1/0001_0.8_0.2', '0001.png'), ('part2/0002_1_0.1', '0002.png')]
     write_images(str(tmp_path / 'hazy'), ['0009_1_1'], rng)
     with pytest.raises(ValueError, match=r'without GT: 0009_1_1'):
         PairedImageDataset(str(tmp_path / 'clear'), str(tmp_path / 'hazy'), lq_suffix_sep='_')
