@@ -79,13 +79,31 @@ def one_pass(gt_root, lq_root, crop, batch, workers):
     return n / (time.perf_counter() - start)
 
 
+def io_pass(kind, root, keys):
+    """Seconds to read every value once (no decoding): file reads or LMDB gets."""
+    from irkit.fileio.lmdb import forget, get_reader
+    start = time.perf_counter()
+    total = 0
+    if kind == 'LMDB':
+        forget(root)
+        reader = get_reader(root)
+        for k in keys:
+            total += len(reader.get(k))
+        forget(root)
+    else:
+        for k in keys:
+            with open(osp.join(root, k + '.png'), 'rb') as f:
+                total += len(f.read())
+    return time.perf_counter() - start, total
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--num-images', type=int, default=32)
     p.add_argument('--size', type=int, default=480)
     p.add_argument('--crop', type=int, default=256)
     p.add_argument('--batch', type=int, default=8)
-    p.add_argument('--workers', type=int, nargs='+', default=[0, 2])
+    p.add_argument('--workers', type=int, nargs='*', default=[0, 2])
     p.add_argument('--repeats', type=int, default=1, help='passes per setting (the best is kept)')
     p.add_argument('--tmp', default=None, help='where to write the data (default: a temp dir)')
     args = p.parse_args()
@@ -93,6 +111,7 @@ def main():
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(dir=args.tmp) as root:
+        root_dir = root
         make_data(root, args.num_images, args.size, rng)
         for sub in ('gt', 'lq'):
             make_lmdb(osp.join(root, sub), osp.join(root, f'{sub}.lmdb'), progress=False)
@@ -120,6 +139,19 @@ def main():
                 rows.append((name, workers, max(cold), max(warm)))
                 print(f'| {name} | {workers} | {max(cold):.1f} | {max(warm):.1f} | {min(cpu):.1f} |',
                       flush=True)
+        print()
+        print('| raw reads, no decoding | cold (MiB/s) | warm (MiB/s) |')
+        print('|---|---|---|')
+        keys = [f'{i:04d}' for i in range(args.num_images)]
+        for name, root in (('PNG folder', osp.join(root_dir, 'gt')), ('LMDB', osp.join(root_dir, 'gt.lmdb'))):
+            cold, warm = [], []
+            for _ in range(3):
+                drop_cache(all_files(root))
+                t, nbytes = io_pass(name, root, keys)
+                cold.append(nbytes / t / 2 ** 20)
+                t, nbytes = io_pass(name, root, keys)
+                warm.append(nbytes / t / 2 ** 20)
+            print(f'| {name} | {max(cold):.0f} | {max(warm):.0f} |', flush=True)
         print(f'load average at the end: {os.getloadavg()[0]:.1f}')
         by = {(n, wk): (c, w) for n, wk, c, w in rows}
         for wk in args.workers:
