@@ -46,11 +46,17 @@ MAT_CHANNEL_TABLE: Dict[int, int] = {512: 64, 256: 128, 128: 256, 64: 512, 32: 5
 
 def _channel_fn(channel_table: Optional[Mapping], img_resolution: int):
     """``nf(stage)`` -> width for resolution ``2**stage`` from a resolution->width table."""
-    table = dict(MAT_CHANNEL_TABLE if channel_table is None else channel_table)
+    if channel_table is None:
+        channel_table = MAT_CHANNEL_TABLE
     try:
-        table = {int(k): int(v) for k, v in table.items()}
+        if isinstance(channel_table, Mapping):
+            table = {int(k): int(v) for k, v in channel_table.items()}
+        else:  # widths from img_resolution down to 4 (handy on the command line)
+            widths = [int(v) for v in channel_table]
+            table = {img_resolution >> i: w for i, w in enumerate(widths)}
     except (TypeError, ValueError) as e:
-        raise ValueError(f'channel_table must map resolutions to widths, got {channel_table!r}') from e
+        raise ValueError('channel_table must map resolutions to widths (or list the widths from '
+                         f'img_resolution down to 4), got {channel_table!r}') from e
     needed = [2 ** s for s in range(2, int(np.log2(img_resolution)) + 1)]
     missing = [r for r in needed if r not in table]
     if missing:
@@ -603,7 +609,8 @@ class MATGenerator(nn.Module):
         mapping_kwargs: extra ``MappingNet`` arguments (``num_layers``,
             ``lr_multiplier``, ``w_avg_beta`` ...).
         channel_table: resolution -> width for stage 2 (default: the official
-            table ``{512: 64, 256: 128, 128: 256, 64..4: 512}``).
+            table ``{512: 64, 256: 128, 128: 256, 64..4: 512}``), or a list of the
+            widths from ``img_resolution`` down to 4.
         stage1_dim: transformer width of stage 1 (default 180, 6 heads).
 
     ``forward(images_in, masks_in, z, c, truncation_psi=1, truncation_cutoff=None,

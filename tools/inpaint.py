@@ -1,0 +1,52 @@
+"""Inpaint an image with MAT.
+
+    python tools/inpaint.py configs/mat_places.py CHECKPOINT --img IMG --mask MASK --out OUT [--seed 240]
+
+MASK is a greyscale image of the same size as IMG: **white = hole** (to fill),
+black = known (``--mask-white-known`` for MAT's released masks, where white =
+known).  CHECKPOINT is an irkit/mmengine checkpoint of the config's model or the
+output of ``tools/convert_mat.py``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+from irkit.utils.config import DictAction  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Inpaint an image (white mask pixels = holes)')
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--img', required=True, help='input image')
+    p.add_argument('--mask', required=True, help='mask image: white = hole, black = known')
+    p.add_argument('--out', required=True, help='output image path')
+    p.add_argument('--seed', type=int, default=240, help='seed of z and the style-manipulation draws')
+    p.add_argument('--mask-white-known', action='store_true', help="mask convention of MAT's released masks")
+    p.add_argument('--noise-mode', choices=['const', 'random', 'none'], default=None)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for what, path in (('config', args.config), ('checkpoint', args.checkpoint), ('image', args.img),
+                       ('mask', args.mask)):
+        if not osp.isfile(path):
+            raise SystemExit(f'{what} not found: {path}')
+    from irkit.apis.inpainting import inpaint, init_model, save_rgb
+    model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    try:
+        out = inpaint(model, args.img, args.mask, seed=args.seed, white_is_hole=not args.mask_white_known,
+                      noise_mode=args.noise_mode)
+    except (ValueError, TypeError) as e:
+        raise SystemExit(f'inpaint: {e}')
+    save_rgb(out, args.out)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
