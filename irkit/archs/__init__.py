@@ -7,3 +7,4 @@ from irkit.archs import ref_fusion  # noqa: F401
 from irkit.archs import clip  # noqa: F401
 from irkit.archs import daclip  # noqa: F401
 from irkit.archs import irsde_unet  # noqa: F401
+from irkit.archs import mat  # noqa: F401

@@ -12,3 +12,4 @@ from irkit.datasets.inpainting_dataset import InpaintingDataset  # noqa: F401
 from irkit.datasets.paired_image_dataset import PairedImageDataset  # noqa: F401
 from irkit.datasets import daclip  # noqa: F401
 from irkit.datasets import tdr  # noqa: F401
+from irkit.datasets import inpainting_benchmarks  # noqa: F401
