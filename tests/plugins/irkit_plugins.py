@@ -1,0 +1,68 @@
+"""Registered helpers that tests load into real runs through ``custom_imports``."""
+import json
+import os
+import time
+
+import torch
+import torch.nn as nn
+from mmengine.hooks import Hook
+
+from irkit.registry import ARCHS, HOOKS
+
+
+@HOOKS.register_module()
+class SlowIterHook(Hook):
+    """Sleep after each iteration (gives a test time to kill the process mid-run)."""
+
+    def __init__(self, seconds: float = 0.2) -> None:
+        self.seconds = seconds
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        time.sleep(self.seconds)
+
+
+@HOOKS.register_module()
+class SlowSaveHook(Hook):
+    """Make checkpoint writes large and slow (a test kills the process while one is written)."""
+
+    def __init__(self, megabytes: int = 300) -> None:
+        self.megabytes = megabytes
+
+    def before_save_checkpoint(self, runner, checkpoint) -> None:
+        if runner.iter + 1 >= 2:
+            checkpoint['ballast'] = torch.zeros(self.megabytes * 2 ** 18)  # float32: 4 bytes each
+
+
+@HOOKS.register_module()
+class LossRecorderHook(Hook):
+    """Write every iteration's loss terms of this rank to ``{work_dir}/losses_rank{R}.json``."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.records = {}
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.records[runner.iter + 1] = {k: float(torch.as_tensor(v).detach()) for k, v in outputs.items()}
+        rank = int(os.environ.get('RANK', 0))
+        with open(os.path.join(runner.work_dir, f'losses_rank{rank}.json'), 'w') as f:
+            json.dump(self.records, f)
+
+
+@ARCHS.register_module()
+class NaNAtCall(nn.Module):
+    """A 1-layer net whose output is NaN on the ``bad_call``-th training forward."""
+
+    def __init__(self, bad_call: int = 2) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.bad_call = bad_call
+        self.calls = 0
+
+    def forward(self, x):
+        y = x + self.conv(x)
+        if self.training:
+            self.calls += 1
+            if self.calls == self.bad_call:
+                y = y * float('nan')
+        return y
