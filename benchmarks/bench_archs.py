@@ -3,8 +3,8 @@
 For every arch (released widths) this measures, on one device:
 
 * forward time (``eval``, ``no_grad``) and forward+backward time (``train``, loss = mean of
-  the outputs, every output for MPRNet) per batch, median over ``--repeat`` runs after one
-  warm-up run;
+  the outputs, every output for MPRNet) per batch, median over ``--repeat`` runs after
+  ``--warmup`` untimed runs;
 * peak memory: on CUDA ``torch.cuda.max_memory_allocated`` of the step; on CPU the growth
   of the process's peak resident set size (``ru_maxrss``) over the size after the model
   was built, measured in a fresh subprocess per arch and mode so that one case does not
@@ -48,7 +48,8 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
-def run_case(name: str, mode: str, device: str, batch: int, repeat: int, threads: int) -> dict:
+def run_case(name: str, mode: str, device: str, batch: int, repeat: int, threads: int,
+             warmup: int = 1) -> dict:
     """Measure one arch in one mode ('fwd' or 'fwdbwd') in this process."""
     import torch
     sys.path.insert(0, ROOT)
@@ -75,8 +76,9 @@ def run_case(name: str, mode: str, device: str, batch: int, repeat: int, threads
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
         base_alloc = torch.cuda.memory_allocated()
-    step()  # warm-up (also reaches the peak)
-    sync()
+    for _ in range(warmup):
+        step()
+        sync()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -98,6 +100,7 @@ def main(argv=None) -> list:
     p.add_argument('--device', default='cpu')
     p.add_argument('--batch', type=int, default=1)
     p.add_argument('--repeat', type=int, default=2)
+    p.add_argument('--warmup', type=int, default=1, help='untimed runs before timing')
     p.add_argument('--threads', type=int, default=max(1, min(4, os.cpu_count() or 1)))
     p.add_argument('--json', help='also write the results here')
     p.add_argument('--case', nargs=2, metavar=('NAME', 'MODE'), help=argparse.SUPPRESS)
@@ -105,7 +108,7 @@ def main(argv=None) -> list:
 
     if args.case:  # child process: one measurement, JSON on stdout
         res = run_case(args.case[0], args.case[1], args.device, args.batch, args.repeat,
-                       args.threads)
+                       args.threads, args.warmup)
         print(json.dumps(res))
         return [res]
 
@@ -114,7 +117,7 @@ def main(argv=None) -> list:
         for mode in ('fwd', 'fwdbwd'):
             cmd = [sys.executable, os.path.abspath(__file__), '--case', name, mode, '--device',
                    args.device, '--batch', str(args.batch), '--repeat', str(args.repeat),
-                   '--threads', str(args.threads)]
+                   '--threads', str(args.threads), '--warmup', str(args.warmup)]
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
             if proc.returncode != 0:
                 raise RuntimeError(f'{name} {mode} failed:\n{proc.stderr[-3000:]}')
