@@ -152,8 +152,8 @@ class DaCLIP(nn.Module):
         lists its ``zero_modules`` before ``ln_post``, CLIP's ``ln_post`` weight/bias
         are broadcast into ``zero_modules[0]`` (so that connection is *not* zero
         after initialisation) while the controller's ``ln_post`` keeps its value.
-        ``mode='copy'`` copies every tower parameter to its namesake and leaves all
-        zero connections at zero. Default: the ``controller_init`` given at
+        ``mode='copy'`` copies every tower parameter to its namesake and sets all
+        zero connections to zero (a fresh ControlNet-style start). Default: the ``controller_init`` given at
         construction.
         """
         mode = self.controller_init if mode is None else mode
@@ -163,7 +163,9 @@ class DaCLIP(nn.Module):
             if mode == 'copy':
                 src = dict(self.clip.visual.named_parameters())
                 for name, p in self.visual_control.named_parameters():
-                    if 'zero_modules' not in name:
+                    if 'zero_modules' in name:
+                        p.zero_()
+                    else:
                         p.copy_(src[name.replace('transformer.transformer.', 'transformer.')])
             else:
                 pairs = zip(self.clip.visual.named_parameters(),

@@ -115,8 +115,6 @@ class DaCLIPModel(BaseModel):
             return dict(image_features=content, image_degra_features=degra)
         if mode != 'predict':
             raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
-        if 'degradation_ids' in batch and self.tokenizer is None:
-            raise ValueError('predict needs the degradation vocabulary tokenised: set bpe_path')
         logits = degra @ self.degradation_text_features().t()
         pred = logits.argmax(dim=-1).cpu()
         results = []
