@@ -94,7 +94,13 @@ def main(argv=None):
               + (f' --methods {" ".join(args.methods)}' if args.methods else '') + '`. '
               'Tolerances (absolute, per row unless the metafile overrides them): '
               + (', '.join(f'{k} {v:g}' for k, v in tols.items() if k in used) or 'defaults')
-              + '. Δ = measured − published.')
+              + '. Δ = measured − published.\n\n'
+              'To fill a row, put the released file at the path its reason names (CKPTS/<method>/<file>) '
+              'and the benchmark folders under DATA as listed at the end, then run the command again: '
+              'cached (model, dataset) results are reused and only what changed (config, checkpoint '
+              'SHA-256, benchmark files) is evaluated again. Also written: the same rows per metric as '
+              'CSV and JSON, and a measured-vs-published plot (PNG) beside this file. Converted '
+              'checkpoints (Lightning .ckpt, MAT .pkl) are cached under --cache-dir/converted.')
     paths = write_outputs(rows, args.out, header=header, data_root=args.data_root,
                           checkpoints=args.checkpoints)
     n_run = sum(r.verdict != 'not run' for r in rows)

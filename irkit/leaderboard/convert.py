@@ -113,6 +113,8 @@ def official_state(path: PathLike, fmt: str) -> Tuple[Dict[str, 'OrderedDict[str
     if fmt not in FORMATS:
         raise ValueError(f'unknown format {fmt!r}; choose one of {", ".join(FORMATS)}')
     path = str(path)
+    if fmt == 'mat':
+        return _mat_state(path)
     ckpt, how = read_checkpoint(path)
     info = {'read_with': how}
     if fmt == 'mprnet':
@@ -137,12 +139,35 @@ def official_state(path: PathLike, fmt: str) -> Tuple[Dict[str, 'OrderedDict[str
     if fmt == 'irkit':
         from irkit.fileio.checkpoint import extract_state_dict
         return {'': _tensor_dict(extract_state_dict(ckpt), path, 'the state dict')}, info
-    # MAT: a StyleGAN2 snapshot {'G': ..., 'D': ..., 'G_ema': ..., ...}
+    raise AssertionError(fmt)  # pragma: no cover - every format is handled above
+
+
+_MAT_PARTS = (('G_ema', 'generator_ema'), ('G', 'generator'), ('D', 'discriminator'))
+
+
+def _mat_state(path: str) -> Tuple[Dict[str, 'OrderedDict[str, torch.Tensor]'], dict]:
+    """A StyleGAN2 snapshot ``{'G', 'D', 'G_ema', ...}``: read with the MAT loader
+    (:mod:`irkit.fileio.pickle_loader`) when it is installed, else with
+    :func:`restricted_load`; neither runs code from the file."""
+    import zipfile
+    try:
+        from irkit.fileio import pickle_loader
+    except ImportError:  # pragma: no cover - the MAT loader ships with irkit
+        pickle_loader = None
+    if pickle_loader is not None and not zipfile.is_zipfile(path):
+        data = pickle_loader.load_stylegan_pickle(path)
+        if not isinstance(data, dict) or data.get('G_ema') is None:
+            top = ', '.join(map(str, data)) if isinstance(data, dict) else type(data).__name__
+            raise ConversionError(f"{path}: not a MAT snapshot: no 'G_ema' entry (found {top})")
+        nets = pickle_loader.extract_state_dicts(data, [src for src, _ in _MAT_PARTS])
+        parts = {dst: OrderedDict(nets[src]) for src, dst in _MAT_PARTS if src in nets}
+        return parts, {'read_with': 'irkit.fileio.pickle_loader', 'networks': sorted(parts)}
+    ckpt, how = read_checkpoint(path)
     if not isinstance(ckpt, dict) or 'G_ema' not in ckpt:
         top = ', '.join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ConversionError(f"{path}: not a MAT snapshot: no 'G_ema' entry (found {top})")
     parts = {}
-    for src, dst in (('G_ema', 'generator_ema'), ('G', 'generator'), ('D', 'discriminator')):
+    for src, dst in _MAT_PARTS:
         obj = ckpt.get(src)
         if obj is None:
             continue
@@ -152,13 +177,13 @@ def official_state(path: PathLike, fmt: str) -> Tuple[Dict[str, 'OrderedDict[str
             parts[dst] = _tensor_dict(obj, path, f"['{src}']")
         else:
             raise ConversionError(f"{path}: ['{src}'] is neither a network nor a state dict")
-    info['networks'] = sorted(parts)
-    return parts, info
+    return parts, {'read_with': how, 'networks': sorted(parts)}
 
 
 def _build_target(config: str, fmt: str, cfg_options: Optional[dict], whole_model: bool):
     from mmengine.registry import DefaultScope
 
+    import irkit.engine.runner  # noqa: F401  (registers mmengine's samplers/loops for validation)
     from irkit.registry import ARCHS, MODELS
     from irkit.utils.config import load_config
     cfg = load_config(config, cfg_options)

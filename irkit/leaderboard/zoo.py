@@ -1,6 +1,7 @@
 """``docs/model_zoo.md`` generated from the metafiles."""
 from __future__ import annotations
 
+import os
 from typing import List, Sequence
 
 from irkit.leaderboard.metafile import Metafile, load_metafiles
@@ -8,6 +9,18 @@ from irkit.leaderboard.metafile import Metafile, load_metafiles
 
 def _num(v: float) -> str:
     return f'{v:.4f}'.rstrip('0').rstrip('.') if abs(v) < 1 else f'{v:.2f}'
+
+
+def _link(text: str, url: str) -> str:
+    """``[text](url)``; a URL followed by words keeps the words after the link."""
+    head, _, rest = url.partition(' ')
+    return f'[{text}]({head})' + (f' {rest}' if rest else '')
+
+
+def _rel(path: str) -> str:
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap = os.path.abspath(path)
+    return os.path.relpath(ap, root) if ap.startswith(root + os.sep) else path
 
 
 def model_zoo_markdown(metafiles: Sequence[Metafile]) -> str:
@@ -37,7 +50,7 @@ def model_zoo_markdown(metafiles: Sequence[Metafile]) -> str:
         for key, label in (('Code', 'Official code'), ('License', 'Licence'), ('Facts', 'Notes')):
             if c.get(key):
                 lines.append(f'- {label}: {c[key]}')
-        lines += [f'- Metafile: `{mf.path}`', '',
+        lines += [f'- Metafile: `{_rel(mf.path)}`', '',
                   '| model | task | config | checkpoint | SHA-256 | converter | published results |',
                   '|---|---|---|---|---|---|---|']
         for m in mf.models:
@@ -45,9 +58,9 @@ def model_zoo_markdown(metafiles: Sequence[Metafile]) -> str:
             for r in m.results:
                 vals = ' / '.join(f'{k} {_num(v)}' for k, v in r.metrics.items())
                 res.append(f"{r.dataset}: {vals}{'' if r.verified else ' †'}")
-            extra = ''.join(f'<br>+ [{w.file}]({w.url})' for w in m.extra_weights)
+            extra = ''.join(f'<br>+ {_link(w.file, w.url)}' for w in m.extra_weights)
             sha = f'`{m.weights.sha256[:16]}…`' if m.weights.sha256 else 'unknown'
-            lines.append(f'| {m.name} | {m.task} | `{m.config}` | [{m.weights.file}]({m.weights.url}){extra} | '
+            lines.append(f'| {m.name} | {m.task} | `{m.config}` | {_link(m.weights.file, m.weights.url)}{extra} | '
                          f'{sha} | {m.converter} | {"<br>".join(res) if res else "—"} |')
         lines.append('')
         notes = [(m.name, m.note) for m in mf.models if m.note]
