@@ -40,7 +40,7 @@ val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='GuidanceDataset', ref_root='data/GoPro/test/guidance',
+    dataset=dict(_delete_=True, type='GuidanceDataset', ref_root='data/GoPro/test/guidance',
                  dataset={{_base_.gopro_test_dataset}}))
 test_dataloader = val_dataloader
 
