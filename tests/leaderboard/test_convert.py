@@ -14,6 +14,7 @@ import types
 import pytest
 import torch
 
+import irkit.engine.runner  # noqa: F401  (mmengine samplers/loops, as the tools import them)
 from irkit.fileio.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, safe_load
 from irkit.leaderboard.convert import ConversionError, convert_checkpoint
 from irkit.leaderboard.safe_unpickle import Opaque, restricted_load
@@ -112,7 +113,7 @@ def test_promptir_lightning_checkpoint_with_code_in_hyperparameters(tmp_path):
         safe_load(src)  # irkit's normal loader refuses it
     raw = restricted_load(src)  # ... and the restricted one reads it without running anything
     assert isinstance(raw['hyper_parameters']['trigger'], Opaque)
-    assert raw['hyper_parameters']['trigger'].cls_name == 'builtins.eval'
+    assert raw['hyper_parameters']['trigger'].cls_name.endswith('.eval')  # __builtin__ in protocol 2
     s = convert_checkpoint(src, tmp_path / 'promptir', 'promptir', cfg, TINY_PROMPTIR)
     assert not marker.exists()
     assert s['read_with'] == 'restricted' and 'hyper_parameters' in s['ignored_entries']
@@ -130,6 +131,7 @@ def _fake_persistence(marker):
         obj.__dict__.update(meta['state'])
         return obj
     _reconstruct_persistent_obj.__module__ = 'torch_utils.persistence'
+    _reconstruct_persistent_obj.__qualname__ = '_reconstruct_persistent_obj'
     mod._reconstruct_persistent_obj = _reconstruct_persistent_obj
 
     class Persistent:
