@@ -5,6 +5,7 @@ from irkit.datasets import paired_image_dataset  # noqa: F401
 from irkit.datasets import image_folder_dataset  # noqa: F401
 from irkit.datasets import inpainting_dataset  # noqa: F401
 from irkit.datasets import all_in_one_dataset  # noqa: F401
+from irkit.datasets import dual_pixel_dataset  # noqa: F401
 from irkit.datasets.all_in_one_dataset import AllInOneDataset  # noqa: F401
 from irkit.datasets.base import SampleError  # noqa: F401
 from irkit.datasets.image_folder_dataset import ImageFolderDataset  # noqa: F401

@@ -72,6 +72,16 @@ def _check_dataset(ds: Any, where: str) -> None:
         _check_dataset(sub, f'{where}.datasets[{i}]')
 
 
+def _register_mmengine_modules() -> None:
+    """mmengine registers its samplers, hooks, loops, optimizers... when their packages are imported."""
+    import mmengine.dataset  # noqa: F401
+    import mmengine.evaluator  # noqa: F401
+    import mmengine.hooks  # noqa: F401
+    import mmengine.optim  # noqa: F401
+    import mmengine.runner  # noqa: F401
+    import mmengine.visualization  # noqa: F401
+
+
 def validate_config(cfg: Config) -> None:
     """Reject unknown top-level keys and unknown arguments of registered types.
 
@@ -79,6 +89,7 @@ def validate_config(cfg: Config) -> None:
         ConfigKeyError: naming the key, where it is, and the closest valid name.
     """
     import irkit.registry as R
+    _register_mmengine_modules()
     for key in cfg.keys():
         if not is_known_top_level(key):
             raise ConfigKeyError(

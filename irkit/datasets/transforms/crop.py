@@ -9,7 +9,7 @@ from irkit.registry import TRANSFORMS
 
 from .base import BaseTransform, to_keys
 
-__all__ = ['PairedRandomCrop', 'RandomCrop', 'CenterCrop', 'PadToMultiple', 'pad_image']
+__all__ = ['PairedRandomCrop', 'RandomCrop', 'CenterCrop', 'PadToMultiple', 'CropToMultiple', 'pad_image']
 
 _PAD_MODES = ('reflect', 'symmetric', 'edge', 'constant')
 
@@ -191,4 +191,31 @@ class PadToMultiple(BaseTransform):
             h, w = results[k].shape[:2]
             results[k] = pad_image(results[k], (-h) % m, (-w) % m, self.pad_mode)
             results[f'{k}_ori_hw'] = (h, w)
+        return results
+
+
+@TRANSFORMS.register_module()
+class CropToMultiple(BaseTransform):
+    """Crop every key to the largest size that is a multiple of ``multiple``, centred.
+
+    The ``h % multiple`` surplus rows are split as ``surplus // 2`` from the top and
+    the rest from the bottom (same for columns) — PromptIR's ``crop_img`` at test time.
+    """
+
+    def __init__(self, keys: Union[str, Sequence[str]], multiple: int = 16) -> None:
+        if multiple < 1:
+            raise ValueError(f'multiple must be >= 1, got {multiple}')
+        self.keys = to_keys(keys)
+        self.multiple = int(multiple)
+
+    def transform(self, results: dict) -> dict:
+        h, w = _same_size(results, self.keys)
+        dh, dw = h % self.multiple, w % self.multiple
+        if h - dh == 0 or w - dw == 0:
+            raise ValueError(f'{_where(results, self.keys)}: image {h}x{w} is smaller than the '
+                             f'multiple {self.multiple}')
+        top, left = dh // 2, dw // 2
+        for k in self.keys:
+            results[k] = results[k][top:h - dh + top, left:w - dw + left].copy()
+        results['crop_bbox'] = (top, left, h - dh, w - dw)
         return results

@@ -10,7 +10,7 @@ from irkit.registry import TRANSFORMS
 
 from .base import BaseTransform, to_keys
 
-__all__ = ['PackInputs', 'to_tensor_chw']
+__all__ = ['PackInputs', 'ConcatChannels', 'to_tensor_chw']
 
 DEFAULT_META_KEYS = ('key', 'task', 'task_id', 'scale', 'sample_idx', 'lq_path', 'gt_path',
                      'mask_path', 'lq_ori_hw', 'gt_ori_hw')
@@ -60,3 +60,33 @@ class PackInputs(BaseTransform):
             if k in results and k not in out:
                 out[k] = results[k]
         return out
+
+
+@TRANSFORMS.register_module()
+class ConcatChannels(BaseTransform):
+    """Stack HWC images along the channel axis into ``out_key`` (e.g. the two dual-pixel views)."""
+
+    def __init__(self, keys: Sequence[str], out_key: str = 'lq', remove_inputs: bool = True) -> None:
+        self.keys = to_keys(keys)
+        if len(self.keys) < 2:
+            raise ValueError(f'ConcatChannels needs at least two keys, got {self.keys}')
+        self.out_key = out_key
+        self.remove_inputs = remove_inputs
+
+    def transform(self, results: dict) -> dict:
+        arrays = []
+        for k in self.keys:
+            if k not in results:
+                raise KeyError(f"ConcatChannels: no '{k}' in the sample (has: {sorted(results)})")
+            a = results[k]
+            arrays.append(a[..., None] if a.ndim == 2 else a)
+        shapes = {a.shape[:2] for a in arrays}
+        if len(shapes) != 1:
+            paths = ', '.join(str(results.get(f'{k}_path', k)) for k in self.keys)
+            raise ValueError(f'ConcatChannels: images differ in size {sorted(shapes)} ({paths})')
+        results[self.out_key] = np.concatenate(arrays, axis=2)
+        if self.remove_inputs:
+            for k in self.keys:
+                if k != self.out_key:
+                    results.pop(k)
+        return results
