@@ -102,8 +102,8 @@ def test_initial_controller_modes():
     m2 = randomize_(_tiny(controller_init='official'), seed=3)
     ln_c = m2.visual_control.ln_post.weight.clone()
     m2.initial_controller()
-    assert torch.equal(zs_w := m2.visual_control.transformer.zero_modules[0].weight,
-                       m2.clip.visual.ln_post.weight.expand_as(zs_w))
+    zs_w = m2.visual_control.transformer.zero_modules[0].weight
+    assert torch.equal(zs_w, m2.clip.visual.ln_post.weight.expand_as(zs_w))
     assert torch.equal(m2.visual_control.transformer.zero_modules[0].bias, m2.clip.visual.ln_post.bias)
     assert torch.equal(m2.visual_control.ln_post.weight, ln_c)
     assert torch.equal(m2.visual_control.proj, m2.clip.visual.proj)

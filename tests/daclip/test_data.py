@@ -53,7 +53,7 @@ def test_mixed_degradation_dataset(tmp_path):
     _layout(tmp_path)
     ds = MixedDegradationDataset(str(tmp_path), degradations=['hazy', 'noisy'], patch_size=32, seed=0)
     assert len(ds) == 3
-    for i in range(4):
+    for i in range(3):
         s = ds[i]
         assert s['lq'].shape == (3, 32, 32) and s['degradation'] == ['hazy', 'noisy'][i % 2]
         assert s['degradation_label'] == i % 2 and s['task'] == s['degradation']
