@@ -16,8 +16,8 @@ def _digest(sd):
 
 # sha256 of the sorted "key:shape" lines of the official networks.mat.Generator / Discriminator
 # (fenglinglwb/MAT@d273d89, img_resolution=512), computed from the official code outside this repo
-OFFICIAL_G512 = None
-OFFICIAL_D512 = None
+OFFICIAL_G512 = '9ee08157601bd55a675d6324c723dcede1c454ab5726dbcff26dc280fe5217fb'
+OFFICIAL_D512 = 'aac63becfb221de714902ef0e39913cb71748b6ca58359c577ea697e117f7493'
 
 
 def test_released_sizes_and_keys():
@@ -33,8 +33,7 @@ def test_released_sizes_and_keys():
     assert attn_masks == [f'synthesis.first_stage.tran.{i}.blocks.1.attn_mask' for i in (0, 1, 3, 4)]
     assert gsd['synthesis.dec.Dec_512x512.conv1.noise_const'].shape == (512, 512)
     assert 'mapping.w_avg' in gsd and 'fc1_stg1.weight' in dsd
-    if OFFICIAL_G512 is not None:
-        assert _digest(gsd) == OFFICIAL_G512 and _digest(dsd) == OFFICIAL_D512
+    assert _digest(gsd) == OFFICIAL_G512 and _digest(dsd) == OFFICIAL_D512
 
 
 def test_smaller_resolutions_and_bad_args():
@@ -66,7 +65,14 @@ def test_fir_filter_and_updown():
     imp = torch.zeros(1, 1, 1, 1)
     imp[..., 0, 0] = 1
     up = upfirdn2d(imp, f, up=2, padding=[3, 3, 3, 3], gain=4)
-    assert torch.allclose(up[0, 0], f * 4)
+    assert up.shape == (1, 1, 5, 5)
+    assert torch.allclose(up[0, 0, :4, :4], f * 4) and up[0, 0, 4].abs().sum() == 0
+    # FIR x2 down then the matching up keep a constant image constant away from the borders
+    from irkit.archs.common.stylegan2 import downsample2d, upsample2d
+    c = torch.full((1, 2, 16, 16), 3.0)
+    assert downsample2d(c, f).shape == (1, 2, 8, 8) and upsample2d(c, f).shape == (1, 2, 32, 32)
+    assert torch.allclose(downsample2d(c, f)[..., 1:-1, 1:-1], c[..., :6, :6])
+    assert torch.allclose(upsample2d(c, f)[..., 2:-2, 2:-2], torch.full((1, 2, 28, 28), 3.0))
 
 
 def test_partial_conv_rescale_and_mask_update():

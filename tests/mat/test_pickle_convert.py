@@ -35,6 +35,7 @@ def _write_release_like_pickle(path, nets, canary):
         raise AssertionError('must never be called by the restricted loader')
 
     _reconstruct_persistent_obj.__module__ = 'torch_utils.persistence'
+    _reconstruct_persistent_obj.__qualname__ = '_reconstruct_persistent_obj'
     mod_p._reconstruct_persistent_obj = _reconstruct_persistent_obj
     mod_tu.persistence = mod_p
     saved = {k: sys.modules.get(k) for k in ('torch_utils', 'torch_utils.persistence')}
