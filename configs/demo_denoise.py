@@ -3,13 +3,13 @@
 _base_ = ['./_base_/default_runtime.py']
 
 _sigma = 25
-_patch_size = 64
-_iters = 1000
+_patch_size = 48
+_iters = 800
 data_root = 'data/demo'
 
 model = dict(
     type='Restorer',
-    generator=dict(type='DnCNN', in_nc=3, out_nc=3, nc=48, nb=8, use_bn=False, residual=True),
+    generator=dict(type='DnCNN', in_nc=3, out_nc=3, nc=32, nb=7, use_bn=False, residual=True),
     losses=[dict(type='L1Loss', loss_weight=1.0)],
     data_preprocessor=dict(type='DataPreprocessor'),
 )
@@ -30,7 +30,7 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=16, num_workers=1, persistent_workers=True,
+    batch_size=8, num_workers=1, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='ImageFolderDataset', data_root=f'{data_root}/train', pipeline=train_pipeline))

@@ -35,8 +35,14 @@ DATALOADER_KEYS = {'dataset', 'batch_size', 'shuffle', 'sampler', 'batch_sampler
 
 
 def is_known_top_level(key: str) -> bool:
-    return (key in RUNNER_KEYS or key in IRKIT_KEYS or key.startswith('_')
-            or key.endswith(HELPER_SUFFIXES))
+    """A runner/irkit key, or a helper variable that is not a near-miss of one."""
+    import difflib
+    if key in RUNNER_KEYS or key in IRKIT_KEYS or key.startswith('_'):
+        return True
+    if key.endswith(HELPER_SUFFIXES):
+        # 'trian_cfg' ends like a helper but is a typo of 'train_cfg': still an error
+        return not difflib.get_close_matches(key, RUNNER_KEYS | IRKIT_KEYS, n=1, cutoff=0.85)
+    return False
 
 
 def _check_typed(cfg: Any, registry, where: str, extra_ok: Iterable[str] = ()) -> None:
