@@ -43,7 +43,7 @@ model = dict(
     data_preprocessor=dict(type='DataPreprocessor', mean=[0.5] * 3, std=[0.5] * 3),  # [0,1] -> [-1,1]
 )
 # MAT steps G and D separately and averages gradients itself: no DDP around the whole model
-model_wrapper_cfg = dict(type='MATDistributedWrapper')
+model_wrapper_cfg = dict(type='irkit.MATDistributedWrapper')  # scoped: mmengine's wrap_model looks in its root registry
 
 train_pipeline = [
     dict(type='LoadImageFromFile', key='gt'),
@@ -85,7 +85,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    constructor='MultiOptimWrapperConstructor',
+    constructor='PerModuleOptimWrapperConstructor',
     generator=dict(type='OptimWrapper', optimizer=dict(
         type='Adam', lr=_base_lr * _g_ratio, betas=(0.0 ** _g_ratio, 0.99 ** _g_ratio), eps=1e-8)),
     discriminator=dict(type='OptimWrapper', optimizer=dict(

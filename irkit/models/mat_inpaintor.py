@@ -39,9 +39,9 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 
-from irkit.registry import ARCHS, LOSSES, MODEL_WRAPPERS, MODELS
+from irkit.registry import ARCHS, LOSSES, MODEL_WRAPPERS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
-__all__ = ['MATInpaintor', 'MATDistributedWrapper']
+__all__ = ['MATInpaintor', 'MATDistributedWrapper', 'PerModuleOptimWrapperConstructor']
 
 
 def _world_size() -> int:
@@ -393,3 +393,34 @@ class MATDistributedWrapper(nn.Module):
 
     def forward(self, *args, **kwargs):
         return self.module(*args, **kwargs)
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class PerModuleOptimWrapperConstructor:
+    """One optimizer wrapper per named submodule (GAN training), returned as an ``OptimWrapperDict``.
+
+    ``optim_wrapper = dict(constructor='PerModuleOptimWrapperConstructor',
+    generator=dict(type='OptimWrapper', optimizer=...), discriminator=dict(...))``;
+    each key must name a submodule of the model (e.g. ``generator``, ``discriminator``).
+    """
+
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
+        if paramwise_cfg is not None:
+            raise ValueError('PerModuleOptimWrapperConstructor: give paramwise_cfg inside each submodule entry')
+        if not isinstance(optim_wrapper_cfg, dict) or not optim_wrapper_cfg:
+            raise ValueError('PerModuleOptimWrapperConstructor needs one optim wrapper config per submodule')
+        self.optim_wrapper_cfg = copy.deepcopy(dict(optim_wrapper_cfg))
+
+    def __call__(self, model: nn.Module) -> OptimWrapperDict:
+        from mmengine.optim import DefaultOptimWrapperConstructor
+        model = getattr(model, 'module', model)
+        wrappers = {}
+        for name, cfg in self.optim_wrapper_cfg.items():
+            sub = getattr(model, name, None)
+            if not isinstance(sub, nn.Module):
+                children = ', '.join(n for n, _ in model.named_children())
+                raise KeyError(f"optim_wrapper.{name}: the model has no submodule '{name}' (it has: {children})")
+            cfg = dict(cfg)
+            paramwise = cfg.pop('paramwise_cfg', None)
+            wrappers[name] = DefaultOptimWrapperConstructor(cfg, paramwise)(sub)
+        return OptimWrapperDict(**wrappers)
