@@ -21,3 +21,11 @@ def run_tool(args, cwd=ROOT, env=None, timeout=300, check=True):
         raise AssertionError(f'{" ".join(map(str, args))} failed ({proc.returncode}):\n'
                              f'{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}')
     return proc
+
+
+def free_port() -> str:
+    """A TCP port nobody listens on now (for torchrun's rendezvous)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])

@@ -45,12 +45,23 @@ def init_distributed(launcher: str, backend: str | None = None) -> None:
 
 
 def adapt_model_wrapper(cfg) -> None:
-    """On CPU, DDP must not be given ``device_ids``; buffers are not broadcast."""
+    """On CPU, DDP must get ``device_ids=None`` (mmengine passes the local rank otherwise).
+
+    Only wrappers that are ``DistributedDataParallel`` subclasses are touched; a
+    model's own wrapper (e.g. ``irkit.MATDistributedWrapper``) is left as it is.
+    """
     if torch.cuda.is_available():
         return
+    from mmengine.registry import MODEL_WRAPPERS
+    from torch.nn.parallel import DistributedDataParallel
+
+    import mmengine.model  # noqa: F401  (registers mmengine's wrappers)
     wrapper = cfg.get('model_wrapper_cfg')
     if wrapper is None:
-        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
-    else:
-        wrapper.pop('device_ids', None)
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                                     device_ids=None)
+        return
+    cls = MODEL_WRAPPERS.get(wrapper.get('type', 'MMDistributedDataParallel'))
+    if isinstance(cls, type) and issubclass(cls, DistributedDataParallel):
+        wrapper['device_ids'] = None
         wrapper.setdefault('broadcast_buffers', False)

@@ -6,7 +6,7 @@ import sys
 import torch
 
 from irkit.fileio.checkpoint import safe_load
-from tests.helpers import ROOT, TINY_DEMO, run_tool
+from tests.helpers import ROOT, TINY_DEMO, free_port, run_tool
 
 DEMO = 'configs/demo_denoise.py'
 
@@ -49,7 +49,7 @@ def test_amp_on_cpu_uses_bf16_autocast(tmp_path):
 
 
 def test_dist_train_two_cpu_processes(tmp_path):
-    env = {'PORT': str(29500 + os.getpid() % 1000)}
+    env = {'PORT': free_port()}
     proc = run_tool(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(tmp_path), *_opts()],
                     env=env, timeout=600)
     log = proc.stdout + proc.stderr

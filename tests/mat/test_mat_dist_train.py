@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT, free_port, run_tool
 
 # the override set that shrinks configs/mat_places.py to a CPU-sized MAT (also in docs/methods/mat.md)
 TINY_MAT = [
@@ -35,12 +35,12 @@ def test_tiny_mat_dist_train_and_resume(tmp_path):
     work = tmp_path / 'work'
     common = ['bash', os.path.join(ROOT, 'tools/dist_train.sh'), 'configs/mat_places.py', '2',
               '--work-dir', str(work), '--cfg-options', f'train_dataloader.dataset.data_root={data}'] + TINY_MAT
-    run_tool(common + ['train_cfg.max_iters=2'], env={'PORT': '29641'}, timeout=3000)
+    run_tool(common + ['train_cfg.max_iters=2'], env={'PORT': free_port()}, timeout=3000)
     assert (work / 'iter_2.pth').is_file()
     from irkit.fileio.checkpoint import safe_load
     sd = safe_load(work / 'iter_2.pth')['state_dict']
     assert any(k.startswith('generator_ema.') for k in sd) and any(k.startswith('discriminator.') for k in sd)
-    proc = run_tool(common + ['train_cfg.max_iters=3', '--resume', 'auto'], env={'PORT': '29642'}, timeout=3000)
+    proc = run_tool(common + ['train_cfg.max_iters=3', '--resume', 'auto'], env={'PORT': free_port()}, timeout=3000)
     assert (work / 'iter_3.pth').is_file()
     assert 'Advance dataloader 2 steps' in proc.stdout + proc.stderr or 'resumed' in (proc.stdout + proc.stderr).lower()
 

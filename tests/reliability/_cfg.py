@@ -14,7 +14,7 @@ train_dataloader = dict(batch_size=2, num_workers={workers}, persistent_workers=
                             dict(type='PackInputs', keys=['lq', 'gt'])]))
 train_cfg = dict(max_iters={iters}, val_interval={val_interval})
 param_scheduler = [dict(type='CosineAnnealingLR', T_max={iters}, eta_min=1e-5, by_epoch=False)]
-default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=-1), logger=dict(interval=1))
 custom_hooks = {hooks}
 randomness = dict(seed=123, deterministic=True)
 '''

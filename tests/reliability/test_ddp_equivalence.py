@@ -7,7 +7,7 @@ import sys
 import torch
 
 from irkit.fileio.checkpoint import safe_load
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT, free_port, run_tool
 
 CFG = '''
 _base_ = ['{root}/configs/demo_denoise.py']
@@ -50,7 +50,7 @@ def _val_root(tmp_path):
 
 def test_two_processes_match_one_process(tmp_path):
     val_root = _val_root(tmp_path)
-    port = str(29600 + os.getpid() % 300)
+    port = free_port()
     single, multi = tmp_path / 'single', tmp_path / 'multi'
     run_tool([sys.executable, 'tools/train.py', _write_cfg(tmp_path, 4, val_root), '--work-dir', str(single)])
     run_tool(['bash', 'tools/dist_train.sh', _write_cfg(tmp_path, 2, val_root), '2', '--work-dir', str(multi)],
@@ -74,7 +74,7 @@ def test_two_processes_match_one_process(tmp_path):
     run_tool([sys.executable, 'tools/test.py', _write_cfg(tmp_path, 4, val_root), ck, '--out', str(out1),
               '--work-dir', str(tmp_path / 't1')])
     run_tool(['bash', 'tools/dist_test.sh', _write_cfg(tmp_path, 4, val_root), ck, '2', '--out', str(out2),
-              '--work-dir', str(tmp_path / 't2')], env={'PORT': str(int(port) + 1)}, timeout=600)
+              '--work-dir', str(tmp_path / 't2')], env={'PORT': free_port()}, timeout=600)
     m1 = json.loads(out1.read_text())['metrics']
     m2 = json.loads(out2.read_text())['metrics']
     assert m1.keys() == m2.keys() and 'PSNR' in m1
