@@ -9,6 +9,7 @@ read with :mod:`safetensors`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -88,8 +89,9 @@ def safe_load(path: PathLike, map_location: Any = 'cpu') -> Any:
         raise RuntimeError(f'cannot read checkpoint {path}: {msg.splitlines()[0] if msg else e!r}') from e
 
 
-def atomic_save(obj: Any, path: PathLike) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, fsync, then rename.
+@contextlib.contextmanager
+def _atomic_file(path: PathLike):
+    """Open a temporary file beside ``path``; on success fsync and rename it to ``path``.
 
     A crash during the write leaves the previous file (if any) untouched and no
     partial file under the final name.
@@ -99,7 +101,7 @@ def atomic_save(obj: Any, path: PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=str(path.parent))
     try:
         with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -107,25 +109,20 @@ def atomic_save(obj: Any, path: PathLike) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_save(obj: Any, path: PathLike) -> Path:
+    """``torch.save`` to ``path`` atomically (temporary file + fsync + rename)."""
+    with _atomic_file(path) as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 def atomic_write_bytes(data: bytes, path: PathLike) -> Path:
-    """Write bytes to ``path`` atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=str(path.parent))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write bytes to ``path`` atomically (temporary file + fsync + rename)."""
+    with _atomic_file(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 STATE_DICT_KEYS = ('state_dict', 'params', 'params_ema', 'model', 'net', 'state_dict_ema')
