@@ -21,6 +21,7 @@ model = dict(
     # official: Charbonnier(clamp(restored, 0, 1), target) per stage
     losses=[dict(type='CharbonnierLoss', loss_weight=1.0, eps=1e-3)],
     deep_supervision=True,
+    clamp_train_outputs=True,
     pad_multiple=8,
     data_preprocessor=dict(type='DataPreprocessor'))
 

@@ -112,6 +112,9 @@ class Restorer(BaseModel):
         deep_supervision: for archs returning several images (MPRNet's stages,
             final first), apply every loss to every output and sum; otherwise only
             the first output is supervised.
+        clamp_train_outputs: clamp every network output to [0, 1] before the
+            losses (MPRNet's denoising recipe: ``Charbonnier(clamp(restored[j], 0, 1),
+            target)`` per stage); pixels outside the range then get no gradient.
         pad_multiple: at inference, reflect-pad the input to this multiple and
             crop the output back (8 for MPRNet/Restormer, 16 for PromptIR).
         self_ensemble: average the 8 flips/transposes at inference (×8 cost).
@@ -121,7 +124,8 @@ class Restorer(BaseModel):
     """
 
     def __init__(self, generator: dict, losses: Optional[Sequence[dict]] = None,
-                 deep_supervision: bool = False, pad_multiple: int = 1, pad_mode: str = 'reflect',
+                 deep_supervision: bool = False, clamp_train_outputs: bool = False,
+                 pad_multiple: int = 1, pad_mode: str = 'reflect',
                  self_ensemble: bool = False, tile: Optional[int] = None, tile_overlap: int = 32,
                  batch_augments: Optional[Sequence[dict]] = None, input_key: str = 'lq',
                  gt_key: str = 'gt', data_preprocessor: Optional[dict] = None,
@@ -131,6 +135,7 @@ class Restorer(BaseModel):
         self.generator = ARCHS.build(generator)
         self.losses = nn.ModuleList(LOSSES.build(c) for c in (losses or []))
         self.deep_supervision = deep_supervision
+        self.clamp_train_outputs = clamp_train_outputs
         self.pad_multiple = int(pad_multiple)
         self.pad_mode = pad_mode
         self.self_ensemble = self_ensemble
@@ -146,6 +151,8 @@ class Restorer(BaseModel):
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         if not self.deep_supervision:
             outs = outs[:1]
+        if self.clamp_train_outputs:
+            outs = [o.clamp(0, 1) for o in outs]
         if not self.losses:
             raise ValueError('Restorer: no losses configured (set model.losses) but training was asked for')
         result: Dict[str, torch.Tensor] = {}

@@ -29,6 +29,8 @@ def test_mprnet_recipes(name):
     losses = {loss.type: loss.loss_weight for loss in cfg.model.losses}
     assert losses == ({'CharbonnierLoss': 1.0} if name == 'mprnet_sidd'
                       else {'CharbonnierLoss': 1.0, 'EdgeLoss': 0.05})
+    # official Denoising train.py: Charbonnier(clamp(restored[j], 0, 1), target) per stage
+    assert cfg.model.get('clamp_train_outputs', False) == (name == 'mprnet_sidd')
     warm, cos = cfg.param_scheduler
     assert warm.end == cos.begin == iters * 3 // {396000: 3000, 214250: 250, 480000: 80}[iters]
     assert cos.eta_min == 1e-6

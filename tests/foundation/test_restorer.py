@@ -66,3 +66,20 @@ def test_deep_supervision_sums_over_outputs():
     assert m.compute_losses(outs, gt)['loss_l1'].item() == pytest.approx(6.0)
     m.deep_supervision = False
     assert m.compute_losses(outs, gt)['loss_l1'].item() == pytest.approx(1.0)
+
+
+def test_clamp_train_outputs_clamps_before_losses_and_stops_gradient():
+    m = _model(deep_supervision=True, clamp_train_outputs=True)
+    gt = torch.full((1, 1, 1, 2), 0.5)
+    # stage outputs with pixels above 1 and below 0: clamped to 1 and 0, |1-.5| = |0-.5| = .5
+    o1 = torch.tensor([[[[1.5, 0.25]]]], requires_grad=True)
+    o2 = torch.tensor([[[[-2.0, 0.75]]]], requires_grad=True)
+    loss = m.compute_losses([o1, o2], gt)['loss_l1']
+    # L1 means: stage 1 (0.5 + 0.25) / 2, stage 2 (0.5 + 0.25) / 2
+    assert loss.item() == pytest.approx(0.75)
+    loss.backward()
+    # d/dx mean|x - .5| = sign / 2 inside [0,1], 0 where the clamp saturated
+    assert o1.grad.flatten().tolist() == [0.0, -0.5]
+    assert o2.grad.flatten().tolist() == [0.0, 0.5]
+    m.clamp_train_outputs = False
+    assert m.compute_losses([o1, o2], gt)['loss_l1'].item() == pytest.approx((1 + .25 + 2.5 + .25) / 2)
