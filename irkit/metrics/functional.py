@@ -18,6 +18,8 @@ See ``docs/metrics.md`` for how these relate to MATLAB and skimage.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Union
 
 import cv2
@@ -40,6 +42,9 @@ def gaussian_kernel_1d() -> np.ndarray:
     return cv2.getGaussianKernel(WINDOW, SIGMA).astype(np.float64).ravel()
 
 
+_KERNEL = gaussian_kernel_1d()
+
+
 # ---------------------------------------------------------------- numpy path
 def _as_hwc(img: np.ndarray, name: str) -> np.ndarray:
     img = np.asarray(img)
@@ -58,16 +63,21 @@ def rgb_to_y(img: np.ndarray, round_y: bool = False) -> np.ndarray:
 
     ``round_y`` rounds half away from zero like MATLAB's uint8 ``rgb2ycbcr``.
     """
-    img = img.astype(np.float64, copy=False)
-    y = 16.0 + (img[..., 0] * Y_WEIGHTS[0] + img[..., 1] * Y_WEIGHTS[1]
-                + img[..., 2] * Y_WEIGHTS[2]) / 255.0
+    # 16 + ((R w0 + G w1) + B w2) / 255 in float64, evaluated in place (no full-size temporaries)
+    y = np.multiply(img[..., 0], Y_WEIGHTS[0], dtype=np.float64)
+    t = np.multiply(img[..., 1], Y_WEIGHTS[1], dtype=np.float64)
+    y += t
+    np.multiply(img[..., 2], Y_WEIGHTS[2], out=t, dtype=np.float64)
+    y += t
+    y /= 255.0
+    y += 16.0
     if round_y:
         y = np.clip(np.floor(y + 0.5), 0, 255)
     return y[..., None]
 
 
 def _prepare_np(img: np.ndarray, img2: np.ndarray, crop_border: int, test_y_channel: bool,
-                round_y: bool) -> tuple:
+                round_y: bool, as_float64: bool = True) -> tuple:
     img = _as_hwc(img, 'img')
     img2 = _as_hwc(img2, 'img2')
     if img.shape != img2.shape:
@@ -79,6 +89,8 @@ def _prepare_np(img: np.ndarray, img2: np.ndarray, crop_border: int, test_y_chan
         img2 = img2[crop_border:-crop_border, crop_border:-crop_border]
     if test_y_channel and img.shape[2] == 3:
         img, img2 = rgb_to_y(img, round_y), rgb_to_y(img2, round_y)
+    if not as_float64:  # the OpenCV paths convert while they compute
+        return img, img2
     return img.astype(np.float64, copy=False), img2.astype(np.float64, copy=False)
 
 
@@ -94,39 +106,95 @@ def _check_ssim_size(h: int, w: int) -> None:
                          f'(got {h}x{w}); reduce crop_border or use larger images')
 
 
-def _filter_valid(planes: np.ndarray) -> np.ndarray:
-    """Gaussian-filter each ``HxW`` plane of ``planes`` (P x H x W), valid region only."""
-    k = gaussian_kernel_1d()
+# cv2 arithmetic handles these depths natively (others are converted to float64 first).
+_CV_DEPTHS = (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64)
+_STRIP_ROWS = 64
+
+
+def _cv_ready(img: np.ndarray) -> np.ndarray:
+    """``img`` as an array OpenCV accepts: a supported dtype, contiguous rows, 2-D if 1 channel."""
+    if img.dtype.type not in _CV_DEPTHS:
+        img = img.astype(np.float64)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    if not img.flags.c_contiguous and img.strides[-1] != img.itemsize:
+        img = np.ascontiguousarray(img)
+    return img
+
+
+def _ssim_strip(a: np.ndarray, b: np.ndarray, r0: int, r1: int) -> np.ndarray:
+    """SSIM map rows ``r0:r1`` (valid region) of two OpenCV-ready arrays, float64.
+
+    Uses u = x + y and v = x - y, so four filtered planes per channel give
+    mu_x^2 + mu_y^2, mu_x mu_y, sigma_x^2 + sigma_y^2 and sigma_xy (up to float64
+    rounding) as the five-plane textbook form does; the SSIM fraction is then
+    evaluated with numerator and denominator both scaled by 4. Each map row only needs
+    the 11 input rows under its window, so rows are processed in strips that stay in
+    the CPU cache; the values are those of whole-image filtering.
+    """
     r = WINDOW // 2
-    out = np.empty((planes.shape[0], planes.shape[1] - 2 * r, planes.shape[2] - 2 * r))
-    for i, p in enumerate(planes):
-        out[i] = cv2.sepFilter2D(p, cv2.CV_64F, k, k)[r:-r, r:-r]
-    return out
+    k = _KERNEL
+    sa, sb = a[r0:r1 + 2 * r], b[r0:r1 + 2 * r]
+    u = cv2.add(sa, sb, dtype=cv2.CV_64F)
+    v = cv2.subtract(sa, sb, dtype=cv2.CV_64F)
+    fu = cv2.sepFilter2D(u, cv2.CV_64F, k, k)[r:-r, r:-r]
+    fv = cv2.sepFilter2D(v, cv2.CV_64F, k, k)[r:-r, r:-r]
+    fuu = cv2.sepFilter2D(cv2.multiply(u, u, dst=u), cv2.CV_64F, k, k)[r:-r, r:-r]
+    fvv = cv2.sepFilter2D(cv2.multiply(v, v, dst=v), cv2.CV_64F, k, k)[r:-r, r:-r]
+    # fu = mu_x + mu_y, fv = mu_x - mu_y, fuu - fvv = 4 E[xy], fuu + fvv = 2 E[x^2 + y^2]
+    fu2 = cv2.multiply(fu, fu)
+    fv2 = cv2.multiply(fv, fv)
+    mp = cv2.addWeighted(fu2, 1.0, fv2, -1.0, 2 * C1)   # 2 (2 mu_x mu_y + C1)
+    ms = cv2.addWeighted(fu2, 1.0, fv2, 1.0, 2 * C1)    # 2 (mu_x^2 + mu_y^2 + C1)
+    sp = cv2.subtract(cv2.addWeighted(fuu, 1.0, fvv, -1.0, 2 * (C1 + C2)), mp)  # 2 (2 s_xy + C2)
+    ss = cv2.subtract(cv2.addWeighted(fuu, 1.0, fvv, 1.0, 2 * (C1 + C2)), ms)   # 2 (s_x + s_y + C2)
+    return cv2.divide(cv2.multiply(mp, sp), cv2.multiply(ms, ss))
+
+
+def _ssim_strips(img: np.ndarray, img2: np.ndarray, fn) -> list:
+    """Run ``fn(strip_map, r0, r1)`` on every strip of the SSIM map, on a small thread pool
+    (OpenCV and numpy release the GIL), and return the results in strip order."""
+    _check_ssim_size(img.shape[0], img.shape[1])
+    a, b = _cv_ready(img), _cv_ready(img2)
+    if a.dtype != b.dtype:
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    hv = a.shape[0] - WINDOW + 1
+    bounds = [(r0, min(r0 + _STRIP_ROWS, hv)) for r0 in range(0, hv, _STRIP_ROWS)]
+
+    def work(rb):
+        return fn(_ssim_strip(a, b, *rb), *rb)
+    workers = min(len(bounds), max(1, min(4, os.cpu_count() or 1)))
+    if workers == 1:
+        return [work(rb) for rb in bounds]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(work, bounds))
 
 
 def ssim_map_np(img: np.ndarray, img2: np.ndarray) -> np.ndarray:
-    """SSIM maps (C x H-10 x W-10) of two float64 ``HxWxC`` arrays (0..255 scale).
+    """SSIM maps (C x H-10 x W-10) of two ``HxWxC`` arrays on the 0..255 scale, float64."""
+    c = img.shape[2]
+    out = np.empty((img.shape[0] - WINDOW + 1, img.shape[1] - WINDOW + 1, c))
 
-    Uses u = x + y and v = x - y so that four filtered planes per channel give
-    mu_x^2 + mu_y^2, mu_x mu_y, sigma_x^2 + sigma_y^2 and sigma_xy exactly (up to
-    float64 rounding) as the five-plane textbook form does.
-    """
-    _check_ssim_size(img.shape[0], img.shape[1])
-    a = np.moveaxis(img, 2, 0)
-    b = np.moveaxis(img2, 2, 0)
-    u = a + b
-    v = a - b
-    planes = np.ascontiguousarray(np.concatenate([u, v, u * u, v * v], axis=0))
-    c = a.shape[0]
-    f = _filter_valid(planes)
-    fu, fv, fuu, fvv = f[:c], f[c:2 * c], f[2 * c:3 * c], f[3 * c:]
-    fu2 = fu * fu
-    fv2 = fv * fv
-    mu_sum = 0.5 * (fu2 + fv2)          # mu_x^2 + mu_y^2
-    mu_prod = 0.25 * (fu2 - fv2)        # mu_x mu_y
-    sig_sum = 0.5 * (fuu + fvv) - mu_sum  # sigma_x^2 + sigma_y^2
-    sig_xy = 0.25 * (fuu - fvv) - mu_prod
-    return ((2 * mu_prod + C1) * (2 * sig_xy + C2)) / ((mu_sum + C1) * (sig_sum + C2))
+    def put(m, r0, r1):
+        out[r0:r1] = m.reshape(r1 - r0, -1, c)
+    _ssim_strips(img, img2, put)
+    return np.moveaxis(out, 2, 0)
+
+
+def ssim_channel_means(img: np.ndarray, img2: np.ndarray) -> np.ndarray:
+    """Mean of the SSIM map per channel (shape (C,)) without materialising the map."""
+    c = img.shape[2]
+    sums = _ssim_strips(img, img2, lambda m, r0, r1: cv2.sumElems(m)[:c])
+    n = (img.shape[0] - WINDOW + 1) * (img.shape[1] - WINDOW + 1)
+    return np.sum(np.asarray(sums, dtype=np.float64), axis=0) / n
+
+
+def mse_np(img: np.ndarray, img2: np.ndarray) -> float:
+    """Mean squared difference of two same-shape arrays, accumulated in float64."""
+    a, b = _cv_ready(img), _cv_ready(img2)
+    if a.dtype == b.dtype:
+        return cv2.norm(a, b, cv2.NORM_L2SQR) / img.size
+    return float(np.mean((img.astype(np.float64) - img2.astype(np.float64)) ** 2))
 
 
 def _masked_mean(values: np.ndarray, region: Optional[np.ndarray]) -> float:
@@ -205,8 +273,8 @@ def psnr(img: Image, img2: Image, crop_border: int = 0, test_y_channel: bool = F
         a, b = _prepare_pt(img, img2, crop_border, test_y_channel, round_y)
         mse = ((a - b) ** 2).mean(dim=(1, 2, 3))
         return 10.0 * torch.log10(255.0 ** 2 / mse)  # mse == 0 gives inf
-    a, b = _prepare_np(img, img2, crop_border, test_y_channel, round_y)
-    return _psnr_from_mse(float(np.mean((a - b) ** 2)))
+    a, b = _prepare_np(img, img2, crop_border, test_y_channel, round_y, as_float64=False)
+    return _psnr_from_mse(mse_np(a, b))
 
 
 def ssim(img: Image, img2: Image, crop_border: int = 0, test_y_channel: bool = False,
@@ -221,9 +289,14 @@ def ssim(img: Image, img2: Image, crop_border: int = 0, test_y_channel: bool = F
         if not (isinstance(img, torch.Tensor) and isinstance(img2, torch.Tensor)):
             raise TypeError('ssim: give two numpy arrays or two torch tensors, not a mix')
         a, b = _prepare_pt(img, img2, crop_border, test_y_channel, round_y)
+        if a.device.type == 'cpu':  # OpenCV's strip path is much faster than float64 conv2d
+            _check_ssim_size(a.shape[-2], a.shape[-1])
+            return torch.tensor([ssim_channel_means(x.permute(1, 2, 0).numpy(),
+                                                    y.permute(1, 2, 0).numpy()).mean()
+                                 for x, y in zip(a, b)], dtype=torch.float64)
         return ssim_map_pt(a, b).mean(dim=(2, 3)).mean(dim=1)
-    a, b = _prepare_np(img, img2, crop_border, test_y_channel, round_y)
-    return float(ssim_map_np(a, b).mean(axis=(1, 2)).mean())
+    a, b = _prepare_np(img, img2, crop_border, test_y_channel, round_y, as_float64=False)
+    return float(ssim_channel_means(a, b).mean())
 
 
-__all__ = ['psnr', 'ssim', 'rgb_to_y', 'ssim_map_np', 'ssim_map_pt', 'gaussian_kernel_1d']
+__all__ = ['psnr', 'ssim', 'rgb_to_y', 'ssim_map_np', 'ssim_channel_means', 'mse_np', 'ssim_map_pt', 'gaussian_kernel_1d']

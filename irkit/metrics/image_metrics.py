@@ -17,7 +17,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from irkit.metrics.functional import (_check_ssim_size, _masked_mean, _prepare_np,
-                                      _psnr_from_mse, ssim_map_np)
+                                      _psnr_from_mse, ssim_channel_means, ssim_map_np)
 from irkit.registry import METRICS
 
 MASK_REGIONS = (None, 'hole', 'known')
@@ -132,11 +132,10 @@ class SSIM(_ImageMetric):
     def score(self, sample: dict) -> float:
         a, b = self._images(sample)
         _check_ssim_size(a.shape[0], a.shape[1])
-        smap = ssim_map_np(a, b)
         region = self._region(sample)
-        if region is not None:
-            region = region[5:-5, 5:-5]
-        return _masked_mean(smap, region)
+        if region is None:
+            return float(ssim_channel_means(a, b).mean())
+        return _masked_mean(ssim_map_np(a, b), region[5:-5, 5:-5])
 
 
 class _ErrorMetric(_ImageMetric):

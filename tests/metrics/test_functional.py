@@ -22,7 +22,12 @@ def _pairs():
     gray2 = np.clip(gray + rng.normal(0, 9, gray.shape), 0, 255).astype(np.uint8)
     const = np.full((30, 30, 3), 77, np.uint8)
     const2 = np.full((30, 30, 3), 90, np.uint8)
-    return {'random': (a, b), 'natural': (nat, nat2), 'float': (fl, fl2), 'gray': (gray, gray2),
+    # taller than several 64-row strips of the SSIM map, last strip partial
+    tall = rng.integers(0, 256, (150, 37, 3), dtype=np.uint8)
+    tall2 = np.clip(tall + rng.normal(0, 20, tall.shape), 0, 255).astype(np.uint8)
+    u16 = rng.integers(0, 256, (80, 33, 3)).astype(np.uint16)
+    i64 = np.clip(u16 + rng.integers(-9, 10, u16.shape), 0, 255).astype(np.int64)
+    return {'random': (a, b), 'tall': (tall, tall2), 'uint16_vs_int64': (u16, i64), 'natural': (nat, nat2), 'float': (fl, fl2), 'gray': (gray, gray2),
             'identical': (nat, nat.copy()), 'constant': (const, const2),
             'constant_vs_random': (const, a[:30, :30])}
 
@@ -107,3 +112,29 @@ def test_errors():
         psnr(np.zeros((4, 4, 5)), np.zeros((4, 4, 5)))
     with pytest.raises(TypeError, match='not a mix'):
         psnr(a, torch.zeros(1, 3, 20, 20))
+
+
+def test_ssim_map_strips_equal_whole_image_filtering():
+    """The strip-wise map equals the textbook five-plane map of whole-image filtering."""
+    import cv2
+    from irkit.metrics.functional import C1, C2, ssim_map_np
+    a, b = (x.astype(np.float64) for x in PAIRS['tall'])
+    win = np.outer(cv2.getGaussianKernel(11, 1.5), cv2.getGaussianKernel(11, 1.5))
+    for c in range(3):
+        x, y = a[..., c], b[..., c]
+        f = [cv2.filter2D(p, -1, win)[5:-5, 5:-5] for p in (x, y, x * x, y * y, x * y)]
+        m1, m2 = f[0], f[1]
+        s1, s2, s12 = f[2] - m1 ** 2, f[3] - m2 ** 2, f[4] - m1 * m2
+        want = ((2 * m1 * m2 + C1) * (2 * s12 + C2)) / ((m1 ** 2 + m2 ** 2 + C1) * (s1 + s2 + C2))
+        got = ssim_map_np(a, b)[c]
+        assert got.shape == (140, 27)
+        assert np.abs(got - want).max() < 1e-12
+
+
+def test_torch_conv_map_equals_numpy_map():
+    """ssim_map_pt (the GPU path; CPU tensors take the OpenCV path) gives the numpy map."""
+    from irkit.metrics.functional import ssim_map_np, ssim_map_pt
+    a, b = (x.astype(np.float64) for x in PAIRS['tall'])
+    ta, tb = (torch.from_numpy(x).permute(2, 0, 1)[None] for x in (a, b))
+    got = ssim_map_pt(ta, tb)[0].numpy()
+    assert np.abs(got - ssim_map_np(a, b)).max() < 1e-12
