@@ -4,6 +4,8 @@ from irkit.archs import promptir  # noqa: F401
 from irkit.archs import dncnn  # noqa: F401
 from irkit.archs import tdr_mapper  # noqa: F401
 from irkit.archs import ref_fusion  # noqa: F401
+from irkit.archs import ref_fusion_transformers  # noqa: F401
+from irkit.archs import dinov2  # noqa: F401
 from irkit.archs import clip  # noqa: F401
 from irkit.archs import daclip  # noqa: F401
 from irkit.archs import irsde_unet  # noqa: F401
