@@ -44,7 +44,13 @@ def make_data(root, n, size, rng):
 
 
 def drop_cache(paths):
-    """Ask the kernel to drop the cached pages of these files; True if supported."""
+    """Ask the kernel to drop the cached pages of these files; True if supported.
+
+    Dirty pages (files just written) cannot be dropped, hence the sync first; pages
+    mapped by a process (an open LMDB environment) are not dropped either, so callers
+    close this process's LMDB handles first (``irkit.fileio.lmdb.forget``).
+    """
+    os.sync()
     ok = hasattr(os, 'posix_fadvise')
     for p in paths:
         fd = os.open(p, os.O_RDONLY)
@@ -54,6 +60,12 @@ def drop_cache(paths):
         finally:
             os.close(fd)
     return ok
+
+
+def forget_all(*roots):
+    from irkit.fileio.lmdb import forget
+    for r in roots:
+        forget(r)
 
 
 def all_files(root):
@@ -131,6 +143,7 @@ def main():
                 files = all_files(g) + all_files(q)
                 cold, warm, cpu = [], [], []
                 for _ in range(args.repeats):
+                    forget_all(g, q)
                     drop_cache(files)
                     t0 = time.process_time()
                     cold.append(one_pass(g, q, args.crop, args.batch, workers))
