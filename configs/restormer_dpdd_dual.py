@@ -45,6 +45,7 @@ custom_hooks = [
     dict(type='ProgressivePatchHook', iters=[92000, 64000, 48000, 36000, 36000, 24000],
          gt_sizes=[128, 160, 192, 256, 320, 384], mini_batch_sizes=[8, 5, 4, 2, 1, 1]),
     dict(type='NonFiniteGuardHook', action='skip'),
-    dict(type='VisualizationHook', max_samples=4),
+    # the 6-channel left|right input is no image: show output | target only
+    dict(type='VisualizationHook', max_samples=4, keys=['pred', 'gt']),
 ]
 randomness = dict(seed=100, deterministic=False)
