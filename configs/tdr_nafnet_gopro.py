@@ -2,9 +2,9 @@
 # options/train_restoration/002_nafnet_single_image_motion_deblurring.yml).
 # Needs the guidance images first (tools/tdr_generate_guidance.py on the LQ folders, one
 # 512x512 PNG per image, named like the input): data/GoPro/{train,test}/guidance.
-# 384x384 LQ/GT crops with flips/rotations; the whole guidance image is the reference (the
-# release picks the best-matching 384 crop with a frozen DINOv2 ViT-B/14: set
-# model.ref_matcher to a feature extractor to do the same). 4 GPUs x batch 8.
+# 384x384 LQ/GT crops with flips/rotations; the reference crop of each training patch is picked
+# by a frozen DINOv2 ViT-B/14, as in the release (dinov2_vitb14_pretrain.pth in $IRKIT_WEIGHTS;
+# without it: --cfg-options model.ref_matcher=None to use the whole guidance image). 4 GPUs x batch 8.
 # Train: tools/dist_train.sh configs/tdr_nafnet_gopro.py 4
 _base_ = [
     './_base_/default_runtime.py', './_base_/datasets/gopro.py',
@@ -19,6 +19,10 @@ model = dict(
                    reffusion_n_blocks_middle=1, scale=1, num_nbr=1, psize=3, lr_block_size=8,
                    ref_down_block_size=1.5, dilations=[1, 2, 3]),
     losses=[dict(type='L1Loss', loss_weight=1.0, reduction='mean')],
+    ref_matcher=dict(type='DinoVisionTransformer', img_size=518, patch_size=14, embed_dim=768,
+                     depth=12, num_heads=12, init_values=1.0,
+                     pretrained='dinov2_vitb14_pretrain.pth'),
+    ref_matcher_multiple=14,
     pad_multiple=1,  # the arch pads internally (zeros, to a multiple of 128)
     data_preprocessor=dict(type='DataPreprocessor'))
 

@@ -5,6 +5,11 @@ The guidance ("reference") images are rendered beforehand by
 the input's key). :class:`GuidanceDataset` wraps any irkit dataset (paired,
 all-in-one, ...) and adds ``ref`` (float32 RGB CHW in [0, 1], not cropped: the
 whole guidance image, as the release) and ``ref_path`` to each sample.
+
+Around an :class:`~irkit.datasets.AllInOneDataset` the guidance is looked up per
+task (``ref_root={task: folder}``) from the inner sample's listing (key, file
+names) and the task label the all-in-one dataset assigns; the sample keeps its
+``task``/``task_id``. Repeated samples share one lookup.
 """
 from __future__ import annotations
 
@@ -55,23 +60,42 @@ class GuidanceDataset(Dataset):
                                         + (f" (task '{task}')" if task else '')
                                         + '; render it with tools/tdr_generate_guidance.py')
             self._index[task] = dict(scan_images(str(root)))
-        self.ref_paths: List[str] = []
+        self.ref_paths: List[Optional[str]] = []
         missing = []
+        seen: Dict[object, Optional[str]] = {}
         for i in range(len(self.dataset)):
-            info = self._info(i)
-            path = self._find(info)
-            if path is None:
-                missing.append(self._name(info))
-            self.ref_paths.append(path)
+            uid = self._unique_id(i)
+            if uid not in seen:
+                info = self._info(i)
+                seen[uid] = self._find(info)
+                if seen[uid] is None:
+                    missing.append(self._name(info))
+            self.ref_paths.append(seen[uid])
         if strict and missing:
             raise FileNotFoundError(
                 f'{len(missing)} of {len(self.dataset)} samples have no guidance image under '
                 f"{ref_root} (ref_name={ref_name!r}): " + ', '.join(missing[:10])
                 + (' ...' if len(missing) > 10 else ''))
 
+    @staticmethod
+    def _listing(dataset, i: int) -> dict:
+        get = getattr(dataset, 'get_data_info', None)
+        return dict(get(i)) if get is not None else {'key': str(i)}
+
     def _info(self, i: int) -> dict:
-        get = getattr(self.dataset, 'get_data_info', None)
-        return get(i) if get is not None else {'key': str(i)}
+        ds = self.dataset
+        if all(hasattr(ds, a) for a in ('locate', 'datasets', 'tasks')):  # AllInOneDataset
+            d, local = ds.locate(i)
+            info = self._listing(ds.datasets[d], local)
+            info['task'] = ds.tasks[d]
+            return info
+        return self._listing(ds, i)
+
+    def _unique_id(self, i: int):
+        ds = self.dataset
+        if all(hasattr(ds, a) for a in ('locate', 'datasets', 'tasks')):
+            return ds.locate(i)  # repeats of one sample share the lookup
+        return i
 
     def _name(self, info: dict) -> str:
         fields = dict(key=info.get('key', ''), lq_stem=_stem(info.get('lq_path')),
