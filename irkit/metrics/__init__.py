@@ -5,3 +5,4 @@ from irkit.metrics.image_metrics import MAE, MSE, PSNR, SSIM  # noqa: F401
 from irkit.metrics import lpips  # noqa: F401
 from irkit.metrics import fid  # noqa: F401
 from irkit.metrics import daclip  # noqa: F401
+from irkit.metrics import niqe  # noqa: F401

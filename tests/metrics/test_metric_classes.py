@@ -58,6 +58,8 @@ def build_metrics():
         METRICS.build(dict(type='LPIPS', network=tiny_lpips())),
         METRICS.build(dict(type='FID', network=TinyFeatures())),
         METRICS.build(dict(type='PIDS', network=TinyFeatures(), with_fid=True)),
+        METRICS.build(dict(type='NIQE', block_size=16, pris_params=dict(
+            mu_pris_param=np.linspace(0.1, 1.0, 36), cov_pris_param=np.eye(36)))),
     ]
 
 
@@ -114,7 +116,7 @@ def test_one_and_two_processes_agree(one_thread):
             for k in a:
                 assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), k
     names = [k for r in single for k in r]
-    assert names == ['PSNR', 'PSNR', 'SSIM', 'SSIM', 'MAE', 'MSE', 'LPIPS', 'FID', 'P-IDS', 'U-IDS', 'FID']
+    assert names == ['PSNR', 'PSNR', 'SSIM', 'SSIM', 'MAE', 'MSE', 'LPIPS', 'FID', 'P-IDS', 'U-IDS', 'FID', 'NIQE']
 
 
 def _q(x):
