@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,11 +19,11 @@ from irkit.registry import RUNNERS
 
 def _plain(x: Any) -> Any:
     """Recursively turn numpy values into plain Python so checkpoints need no pickled classes."""
-    if isinstance(x, dict):
-        return type(x)((k, _plain(v)) for k, v in x.items()) if type(x) is not dict else {
-            k: _plain(v) for k, v in x.items()}
+    if isinstance(x, dict):  # ConfigDict and other dict subclasses become plain dicts
+        items = ((k, _plain(v)) for k, v in x.items())
+        return OrderedDict(items) if type(x) is OrderedDict else dict(items)
     if isinstance(x, (list, tuple)):
-        return type(x)(_plain(v) for v in x)
+        return (list if isinstance(x, list) else tuple)(_plain(v) for v in x)
     if isinstance(x, np.ndarray):
         return x.tolist()
     if isinstance(x, np.generic):

@@ -1,6 +1,7 @@
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -121,3 +122,22 @@ def test_atomic_save_and_latest(tmp_path):
     (tmp_path / 'iter_30.pth.tmp').write_bytes(b'partial')
     assert latest_checkpoint(tmp_path).name == 'iter_10.pth'
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == ['iter_30.pth.tmp']
+
+
+def test_checkpoint_meta_is_plain_data(tmp_path):
+    """Config objects that reach a checkpoint's meta (e.g. a dataset's metainfo built from a
+    config) are stored as plain dicts, so the weights-only loader reads the file."""
+    from mmengine.config import ConfigDict
+
+    from irkit.engine.runner import _plain
+    from irkit.fileio.checkpoint import safe_load
+    meta = {'dataset_meta': ConfigDict(tasks=[ConfigDict(name='derain', repeat=np.int64(3))],
+                                       sizes=(np.float32(0.5), 2))}
+    plain = _plain(meta)
+    assert type(plain['dataset_meta']) is dict and type(plain['dataset_meta']['tasks'][0]) is dict
+    assert plain['dataset_meta']['tasks'][0]['repeat'] == 3 and plain['dataset_meta']['sizes'] == (0.5, 2)
+    torch.save({'meta': plain}, tmp_path / 'c.pth')
+    assert safe_load(tmp_path / 'c.pth')['meta'] == plain
+    torch.save({'meta': meta}, tmp_path / 'raw.pth')
+    with pytest.raises(Exception, match='ConfigDict'):
+        safe_load(tmp_path / 'raw.pth')
