@@ -70,7 +70,8 @@ train_dataloader = dict(
 # Evaluation as test.py / val_utils.compute_psnr_ssim: both images centre-cropped to a
 # multiple of 16 (crop_img(base=16)), RGB metrics on the float output clipped to [0, 1]
 # (no uint8 quantisation), averaged per image, per task. Test noise: truncated uint8,
-# fixed per image. One task per run; the five test sets are below (`*_dataset`), e.g.
+# fixed per image. One task per run by default; the three test sets are below (`*_dataset`,
+# `tools/test.py ... --test-set all` scores all three), e.g.
 #   --cfg-options test_dataloader.dataset.pipeline.2.sigma=50   (BSD68 at sigma 50)
 test_noise_pipeline = [
     dict(type='LoadImageFromFile', key='gt'),

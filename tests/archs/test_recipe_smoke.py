@@ -71,8 +71,9 @@ def _gopro(data, crops):
 
 def _rain13k(data):
     _pairs(data, 'Rain13K/train/input', 'Rain13K/train/target', ['1.png', '10.png'])
-    for s in ('Test100', 'Rain100H', 'Rain100L', 'Test2800', 'Test1200'):
-        _pairs(data, f'Rain13K/test/{s}/input', f'Rain13K/test/{s}/target', ['1.png', '2.png'], seed=3)
+    for i, s in enumerate(('Test100', 'Rain100H', 'Rain100L', 'Test2800', 'Test1200')):
+        _pairs(data, f'Rain13K/test/{s}/input', f'Rain13K/test/{s}/target', ['1.png', '2.png'],
+               seed=3 + 10 * i)
 
 
 def _sidd(data, crops):
@@ -151,12 +152,15 @@ def _walk(node, key):
 def _options(cfg, data, tiny):
     """--cfg-options: data roots -> ``data``, the model, loaders and schedule shrunk."""
     opts = list(tiny)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        for key, value in _walk(cfg[loader].to_dict(), loader):
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    # the loaders and the named test sets (`<name>_dataset`, for tools/test.py --test-set)
+    for top in loaders + tuple(k for k in cfg if k.endswith('_dataset') and k != 'train_dataset'):
+        for key, value in _walk(cfg[top].to_dict(), top):
             if isinstance(value, str) and value.startswith('data/'):
                 opts.append(f'{key}={data / value[5:]}')
             elif key.endswith('.crop_size') or key.endswith('.gt_patch_size'):
                 opts.append(f'{key}={CROP}')
+    for loader in loaders:
         opts += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False']
     opts += ['train_dataloader.batch_size=2', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
              'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1']
@@ -176,15 +180,16 @@ def _driver(jobs_file):
     import runpy
     import traceback
     jobs = json.loads(open(jobs_file).read())
-    for phase in ('train', 'test'):
+    for phase in ('train', 'test', 'test_sets'):
         for job in jobs:
-            log = job[f'{phase}_log']
-            if phase == 'test' and not os.path.isfile(job['train_log'] + '.ok'):
+            log = job.get(f'{phase}_log')
+            if not log or phase != 'train' and not os.path.isfile(job['train_log'] + '.ok'):
                 continue
             sys.argv = job[f'{phase}_argv']
+            tool = 'train' if phase == 'train' else 'test'
             with open(log, 'w') as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
                 try:
-                    runpy.run_path(os.path.join(ROOT, 'tools', f'{phase}.py'), run_name='__main__')
+                    runpy.run_path(os.path.join(ROOT, 'tools', f'{tool}.py'), run_name='__main__')
                     ok = True
                 except BaseException:  # noqa: B902 (SystemExit included: record and go on)
                     traceback.print_exc()
@@ -196,12 +201,14 @@ def _driver(jobs_file):
 @pytest.fixture(scope='module')
 def smoke_runs(request, tmp_path_factory):
     """Write the data of every selected recipe, then train and test them all in one subprocess."""
-    selected = sorted({item.callspec.params['name'] for item in request.session.items
-                       if item.originalname == 'test_recipe_trains_and_tests_on_tiny_data'
-                       and hasattr(item, 'callspec')})
+    items = request.session.items
+    selected = {item.callspec.params['name'] for item in items
+                if getattr(item, 'originalname', '') == 'test_recipe_trains_and_tests_on_tiny_data'}
+    if any(getattr(item, 'originalname', '') == 'test_tools_test_named_test_sets' for item in items):
+        selected.add(TEST_SETS_RECIPE)
     base = tmp_path_factory.mktemp('recipes')
     jobs = {}
-    for name in selected:
+    for name in sorted(selected):
         layout, tiny, _ = RECIPES[name]
         config = os.path.join(ROOT, 'configs', f'{name}.py')
         cfg = Config.fromfile(config)
@@ -212,18 +219,42 @@ def smoke_runs(request, tmp_path_factory):
         wd = tmp / 'wd'
         jobs[name] = dict(
             name=name, data=str(data), opts=opts,
-            same_val_test=cfg.val_dataloader.dataset == cfg.test_dataloader.dataset, wd=str(wd), out=str(tmp / 'metrics.json'),
+            same_val_test=cfg.val_dataloader.dataset == cfg.test_dataloader.dataset,
+            wd=str(wd), out=str(tmp / 'metrics.json'),
             train_log=str(tmp / 'train.log'), test_log=str(tmp / 'test.log'),
             train_argv=['tools/train.py', config, '--work-dir', str(wd), '--cfg-options', *opts,
                         f'experiment_name={name}_smoke_train'],
             test_argv=['tools/test.py', config, str(wd), '--work-dir', str(wd), '--out',
-                       str(tmp / 'metrics.json'), '--cfg-options', *opts,
-                       f'experiment_name={name}_smoke_test'])
+                       str(tmp / 'metrics.json'), '--save-images', str(tmp / 'restored'),
+                       '--cfg-options', *opts, f'experiment_name={name}_smoke_test'])
+        if name == TEST_SETS_RECIPE:  # two named test sets of the Rain13K base in one run
+            jobs[name].update(
+                test_sets_log=str(tmp / 'test_sets.log'), test_sets_out=str(tmp / 'test_sets.json'),
+                test_sets_argv=['tools/test.py', config, str(wd), '--work-dir', str(wd), '--out',
+                                str(tmp / 'test_sets.json'), '--test-set', 'Rain100H', 'test100',
+                                '--cfg-options', *opts, f'experiment_name={name}_smoke'])
     jobs_file = base / 'jobs.json'
     jobs_file.write_text(json.dumps(list(jobs.values())))
     run_tool([sys.executable, os.path.abspath(__file__), str(jobs_file)], env={'IRKIT_DEBUG': '1'},
              timeout=900)
     return jobs
+
+
+TEST_SETS_RECIPE = 'restormer_rain13k'
+
+
+def _y_psnr(job):
+    """Mean PSNR of MATLAB's rgb2ycbcr Y (rounded to uint8) of the restored PNGs vs Test100."""
+    def y(path):
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR).astype(np.float64)
+        return np.round(16 + bgr @ np.array([24.966, 128.553, 65.481]) / 255)
+
+    values = []
+    for n in ('1', '2'):
+        diff = y(os.path.join(job['wd'], '..', 'restored', f'{n}.png')) - y(
+            os.path.join(job['data'], 'Rain13K', 'test', 'Test100', 'target', f'{n}.png'))
+        values.append(10 * np.log10(255 ** 2 / np.mean(diff ** 2)))
+    return float(np.mean(values))
 
 
 def _read(path):
@@ -250,10 +281,44 @@ def test_recipe_trains_and_tests_on_tiny_data(name, smoke_runs):
     assert sorted(metrics) == sorted(RECIPES[name][2])
     assert all(math.isfinite(v) for v in metrics.values()), metrics
     assert 'metric' in table and all(f'\n{m} ' in table for m in metrics), table[-2000:]
+    if 'rain13k' in name:  # scored as evaluate_PSNR_SSIM.m: rounded Y of the saved uint8 images
+        assert metrics['PSNR'] == pytest.approx(_y_psnr(job), abs=1e-6)
     if job['same_val_test']:  # the reloaded checkpoint scores what the run validated at iteration 2
         val = re.findall(r'Iter\(val\) \[2/2\]\s+(.*)', log)[-1]  # the metrics line
         for m, v in metrics.items():
-            assert float(re.search(rf'\b{m}: ([-\d.]+)', val).group(1)) == pytest.approx(v, abs=1e-4), (m, val)
+            logged = float(re.search(rf'\b{m}: ([-\d.]+)', val).group(1))
+            assert logged == pytest.approx(v, abs=1e-4), (m, val)
+
+
+def test_tools_test_named_test_sets(smoke_runs):
+    """tools/test.py --test-set scores the named sets one after the other, prefixed."""
+    job = smoke_runs[TEST_SETS_RECIPE]
+    log = _read(job['test_sets_log'])
+    assert os.path.isfile(job['test_sets_log'] + '.ok'), f'tools/test.py --test-set failed:\n{log[-6000:]}'
+    result = json.loads(open(job['test_sets_out']).read())
+    metrics = result['metrics']
+    assert result['test_sets'] == ['Rain100H', 'test100']
+    assert sorted(metrics) == sorted(f'{s}/{m}' for s in ('Rain100H', 'test100', 'mean') for m in RGB)
+    # test100 is the config's default test set: the same numbers as the plain run
+    plain = json.loads(open(job['out']).read())['metrics']
+    for m in RGB:
+        assert metrics[f'test100/{m}'] == pytest.approx(plain[m], abs=1e-9)
+        assert metrics[f'mean/{m}'] == pytest.approx((metrics[f'Rain100H/{m}'] + plain[m]) / 2)
+    assert metrics['Rain100H/PSNR'] != pytest.approx(plain['PSNR'], abs=1e-3)  # other images
+    assert '\nRain100H/PSNR ' in log and '\nmean/SSIM ' in log
+
+
+def test_tools_test_unknown_test_set_names_the_available_ones():
+    import runpy
+    resolve = runpy.run_path(os.path.join(ROOT, 'tools', 'test.py'))['resolve_test_sets']
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'mprnet_rain13k.py'))
+    assert [k for _, k in resolve(cfg, ['all'])] == [
+        'test100_dataset', 'rain100h_dataset', 'rain100l_dataset', 'test2800_dataset', 'test1200_dataset']
+    assert resolve(cfg, ['RAIN100L']) == [('RAIN100L', 'rain100l_dataset')]
+    with pytest.raises(SystemExit, match='unknown test set.*Rain100X.*test100, rain100h, rain100l'):
+        resolve(cfg, ['Rain100X'])
+    promptir = Config.fromfile(os.path.join(ROOT, 'configs', 'promptir_allinone.py'))
+    assert [n for n, _ in resolve(promptir, ['all'])] == ['bsd68', 'rain100l', 'sots']
 
 
 if __name__ == '__main__':

@@ -26,7 +26,8 @@ test1200_dataset = _paired('Test1200')
 val_dataloader = dict(batch_size=1, num_workers=2, persistent_workers=False,
                       sampler=dict(type='DefaultSampler', shuffle=False),
                       collate_fn=dict(type='default_collate'), dataset=rain100l_dataset)
-# one set per run: pick another with e.g.
+# Test100 by default; `tools/test.py ... --test-set Rain100H` (or `all`: the five one after
+# the other, plus their mean) scores the named `*_dataset` sets, or pick one with e.g.
 #   --cfg-options test_dataloader.dataset.gt_root=data/Rain13K/test/Rain100H/target \
 #                 test_dataloader.dataset.lq_root=data/Rain13K/test/Rain100H/input
 test_dataloader = dict(batch_size=1, num_workers=2, persistent_workers=False,
