@@ -87,9 +87,18 @@ class IrkitRunner(Runner):
             ckpt = kwargs['checkpoint']
             ckpt['message_hub'] = plain_message_hub(ckpt['message_hub'])
             ckpt['meta'] = _plain(ckpt['meta'])
-            ckpt['rng_state'] = get_rng_state()
+            states = getattr(self, '_rank_rng_states', None)
+            ckpt['rng_state'] = states[0] if states else get_rng_state()
+            if states and len(states) > 1:
+                ckpt['rng_states'] = states  # one per rank, for an exact multi-process resume
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
+        # Every rank reaches this (the checkpoint hook calls it everywhere; mmengine's own
+        # save_checkpoint then runs on rank 0 only), so the ranks' RNG states can be
+        # gathered here for rank 0 to write.
+        from mmengine.dist import all_gather_object, get_world_size
+        self._rank_rng_states = (all_gather_object(get_rng_state()) if get_world_size() > 1
+                                 else None)
         tmp_name = f'.{filename}.tmp{os.getpid()}'
         super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
         tmp = os.path.join(out_dir, tmp_name)
@@ -126,7 +135,13 @@ class IrkitRunner(Runner):
         self._resume_rng_state = None
         # safe_load again is cheap compared to training; keeps resume() untouched upstream
         ckpt = safe_load(filename, map_location='cpu')
-        if 'rng_state' in ckpt and self.rank == 0:
+        from mmengine.dist import get_world_size
+        states = ckpt.get('rng_states')
+        if states is not None and len(states) == get_world_size():
+            self._resume_rng_state = states[self.rank]
+        elif 'rng_state' in ckpt and self.rank == 0:
+            # single-process checkpoint, or a different world size: only rank 0's stream
+            # continues exactly
             self._resume_rng_state = ckpt['rng_state']
 
     @property

@@ -34,6 +34,23 @@ class SlowSaveHook(Hook):
 
 
 @HOOKS.register_module()
+class ExitAtIterHook(Hook):
+    """Kill this process (``os._exit``, no cleanup) right after iteration ``at`` and its
+    checkpoint: a crash every rank of a distributed run hits at the same point."""
+
+    priority = 'LOWEST'  # after the CheckpointHook
+
+    def __init__(self, at: int = 2, code: int = 3) -> None:
+        self.at, self.code = at, code
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.iter + 1 == self.at:
+            if torch.distributed.is_initialized():
+                torch.distributed.barrier()  # rank 0 has finished writing the checkpoint
+            os._exit(self.code)
+
+
+@HOOKS.register_module()
 class LossRecorderHook(Hook):
     """Write every iteration's loss terms of this rank to ``{work_dir}/losses_rank{R}.json``."""
 
