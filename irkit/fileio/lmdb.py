@@ -494,26 +494,38 @@ def unmatched_message(only_gt, only_lq, gt_root, lq_root, limit: int = 20) -> st
     return '\n'.join(parts)
 
 
-def make_paired_lmdb(gt_src, gt_dst, lq_src, lq_dst, **kwargs) -> List[str]:
+def make_paired_lmdb(gt_src, gt_dst, lq_src, lq_dst, compress_level: int = 1, workers: int = 0,
+                     overwrite: bool = False, recursive: bool = True, progress: bool = True,
+                     map_size: Optional[int] = None) -> List[str]:
     """Pack matching GT and LQ folders into two LMDBs with the same keys.
 
-    The keys of both folders are compared before anything is written.
+    The keys of both folders are compared before anything is written. Both databases
+    are built completely in hidden sibling folders before either is renamed into place,
+    so a failure in either (a bad LQ image, an interruption) leaves both destinations
+    as they were, including existing LMDBs being replaced with ``overwrite``.
     """
-    overwrite = kwargs.get('overwrite', False)
     gt_dst, lq_dst = _check_dst(gt_dst, overwrite), _check_dst(lq_dst, overwrite)
-    recursive = kwargs.get('recursive', True)
+    if gt_dst == lq_dst:
+        raise ValueError(f'GT and LQ destinations are the same: {gt_dst}')
     gt_items, lq_items = scan_images(gt_src, recursive), scan_images(lq_src, recursive)
     match_paired_keys(gt_items, lq_items, gt_src, lq_src)
     if not gt_items:
         raise ValueError(f'no images found under {gt_src}')
-    keys = make_lmdb(gt_src, gt_dst, items=gt_items, **kwargs)
+    _check_keys_ascii(gt_items)
+    jobs = [(gt_items, gt_dst), (lq_items, lq_dst)]
+    tmps: List[str] = []
     try:
-        make_lmdb(lq_src, lq_dst, items=lq_items, **kwargs)
+        for items, dst in jobs:
+            tmps.append(_tmp_name(dst))
+            _write_lmdb(items, tmps[-1], compress_level, workers, progress, os.path.basename(dst),
+                        map_size)
+        for tmp, (_, dst) in zip(tmps, jobs):
+            _finalise(tmp, dst, overwrite)
     except BaseException:
-        if not overwrite:
-            shutil.rmtree(gt_dst, ignore_errors=True)
+        for tmp in tmps:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return keys
+    return [k for k, _ in gt_items]
 
 
 def verify_lmdb(db_path, src=None, progress: bool = True) -> int:

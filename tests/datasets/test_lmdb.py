@@ -156,6 +156,20 @@ def test_paired_mode(paired_folders, tmp_path):
     assert not (tmp_path / 'g2.lmdb').exists() and not (tmp_path / 'l2.lmdb').exists()
 
 
+def test_paired_overwrite_is_all_or_nothing(paired_folders, tmp_path):
+    """A bad LQ image found while replacing two existing LMDBs leaves both untouched."""
+    gt, lq, _ = paired_folders
+    g, q = str(tmp_path / 'gt.lmdb'), str(tmp_path / 'lq.lmdb')
+    ilmdb.make_paired_lmdb(gt, g, lq, q, progress=False)
+    before = (_all(g), _all(q))
+    with open(os.path.join(lq, 'sub', '0003.png'), 'wb') as f:
+        f.write(b'not a png')
+    with pytest.raises(ValueError, match=r'(?s)1 of 3 images could not be read.*0003'):
+        ilmdb.make_paired_lmdb(gt, g, lq, q, overwrite=True, progress=False)
+    assert (_all(g), _all(q)) == before
+    assert sorted(os.listdir(tmp_path)) == ['gt', 'gt.lmdb', 'lq', 'lq.lmdb']  # no partial folders
+
+
 def test_verify_detects_damage(paired_folders, tmp_path):
     gt, _, _ = paired_folders
     from tools.create_lmdb import main
