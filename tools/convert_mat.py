@@ -3,7 +3,7 @@
     python tools/convert_mat.py Places_512.pkl work_dirs/mat_places512.pth [--resolution 512]
 
 The pickle is read with a restricted unpickler (no code from the file is
-imported or executed, see ``irkit/fileio/pickle_loader.py``).  The output is a
+imported or executed, see ``irkit/fileio/safe_unpickle.py``).  The output is a
 ``torch.save`` dict loadable with ``weights_only=True``::
 
     {'meta': {...}, 'state_dict': {'generator.*', 'generator_ema.*', 'discriminator.*'}}
@@ -40,7 +40,7 @@ def convert(src: str, dst: str, resolution: Optional[int] = None, channel_table=
     import torch
 
     from irkit.fileio.checkpoint import atomic_save, load_state_dict
-    from irkit.fileio.pickle_loader import extract_state_dicts, load_stylegan_pickle
+    from irkit.fileio.safe_unpickle import extract_state_dicts, load_stylegan_pickle
 
     data = load_stylegan_pickle(src)
     sds = extract_state_dicts(data, [k for k, _ in PREFIXES])

@@ -1,26 +1,35 @@
-"""Read official checkpoints that ``weights_only`` refuses, without running code from them.
+"""Read pickles that ``weights_only`` refuses, without running code from them.
 
-Some releases are pickles that hold more than tensors: PyTorch Lightning ``.ckpt``
-files keep ``hyper_parameters`` and callback states (arbitrary objects), MAT's ``.pkl``
-files are StyleGAN2 training snapshots whose networks are ``persistence`` objects with
-their Python source embedded. :func:`restricted_load` reads such files with an
-unpickler that
+Some official releases are pickles that hold more than tensors: PyTorch Lightning
+``.ckpt`` files keep ``hyper_parameters`` and callback states (arbitrary objects),
+MAT's ``.pkl`` files (``Places_512.pkl``, ``CelebA-HQ_512.pkl``, ...) are
+StyleGAN2-ADA training snapshots, ``pickle.dump`` of ``{'G', 'D', 'G_ema',
+'augment_pipe', 'training_set_kwargs'}`` whose networks are ``torch_utils.persistence``
+objects: each is rebuilt by ``_reconstruct_persistent_obj(meta)``, where ``meta``
+carries the *source code* of the defining module (executed by the normal unpickler!)
+and the module's ``__dict__`` as ``meta['state']``.
+
+This module is irkit's single restricted unpickler. :class:`RestrictedUnpickler`
 
 * rebuilds tensors, parameters, storages, dtypes and plain containers
   (``dict``/``OrderedDict``/``list``/``tuple``/``set``), and
 * replaces every other global (classes, functions such as ``os.system`` or
-  ``exec``, StyleGAN2's ``_reconstruct_persistent_obj``) with an inert
-  :class:`Opaque` stand-in that only *records* its constructor arguments and state.
+  ``exec``, StyleGAN2's ``_reconstruct_persistent_obj``, numpy scalars,
+  ``dnnlib.EasyDict``) with an inert :class:`Opaque` stand-in that only *records*
+  its constructor arguments and state.
 
 Nothing named in the file is imported or called, so a crafted file cannot execute
 code. The networks inside the stand-ins are recovered with :func:`module_state`,
 which walks the recorded ``torch.nn.Module`` attribute dicts (``_parameters``,
-``_buffers``, ``_modules``) and returns a flat ``state_dict``.
+``_buffers``, ``_modules``) and returns a flat ``state_dict`` keyed exactly like the
+original network's ``state_dict()``.
 
-Handles the three container formats of ``torch.save``/``pickle``: the zip format
-(torch >= 1.6), the legacy sequential format (torch < 1.6) and plain pickles
-(``pickle.dump``, as StyleGAN2 snapshots; their storages are nested legacy
-``torch.save`` blobs, read with ``weights_only=True``).
+:func:`restricted_load` handles the three container formats of ``torch.save``/``pickle``:
+the zip format (torch >= 1.6), the legacy sequential format (torch < 1.6) and plain
+pickles (``pickle.dump``, as StyleGAN2 snapshots; their storages are nested legacy
+``torch.save`` blobs, read with ``weights_only=True``). :func:`load_stylegan_pickle`
+and :func:`extract_state_dicts` are the thin StyleGAN2/MAT layer on top: plain
+pickles only, one state_dict per network (``G``, ``D``, ``G_ema``).
 """
 from __future__ import annotations
 
@@ -32,13 +41,17 @@ import warnings
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 
 import torch
 
 PathLike = Union[str, os.PathLike]
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
+
+
+class UnsupportedPickleError(ValueError):
+    """The file does not hold what the caller expects (a training pickle of networks)."""
 
 
 class Opaque:
@@ -133,8 +146,24 @@ def _flat(storage: Any) -> torch.Tensor:
     raise pickle.UnpicklingError(f'expected a tensor storage, got {type(storage).__name__}')
 
 
+class _LegacyRef:
+    """A storage of the legacy format: its bytes follow the pickle in the file."""
+
+    def __init__(self, key: str, dtype: torch.dtype, view: Any) -> None:
+        self.key, self.dtype, self.view = key, dtype, view
+
+
+class _PendingTensor:
+    """A legacy-format tensor, rebuilt once its storage has been read."""
+
+    def __init__(self, storage: Any, args: tuple) -> None:
+        self.storage, self.args = storage, args
+
+
 def _rebuild_tensor(storage: Any, offset: int, size: Tuple[int, ...], stride: Tuple[int, ...],
-                    *_: Any) -> torch.Tensor:
+                    *_: Any) -> Any:
+    if isinstance(storage, _LegacyRef):  # storages come after the pickle in the legacy format
+        return _PendingTensor(storage, (offset, size, stride))
     flat = _flat(storage)
     if not size:
         return flat[offset].clone() if flat.numel() else torch.empty((), dtype=flat.dtype)
@@ -142,15 +171,18 @@ def _rebuild_tensor(storage: Any, offset: int, size: Tuple[int, ...], stride: Tu
 
 
 def _rebuild_tensor_v3(storage: Any, offset: int, size, stride, requires_grad, hooks,
-                       dtype: torch.dtype, *_: Any) -> torch.Tensor:
+                       dtype: torch.dtype, *_: Any) -> Any:
+    if isinstance(storage, _LegacyRef):
+        storage.dtype = dtype
+        return _PendingTensor(storage, (offset, size, stride))
     flat = _flat(storage)
     if flat.dtype != dtype:
         flat = flat.view(torch.uint8).view(dtype)
     return _rebuild_tensor(flat, offset, size, stride)
 
 
-def _rebuild_parameter(data: torch.Tensor, requires_grad: bool = True, *_: Any) -> torch.Tensor:
-    return data
+def _rebuild_parameter(data: Any, requires_grad: bool = True, *_: Any) -> Any:
+    return data  # parameters become plain tensors
 
 
 def _load_from_bytes(data: bytes) -> Any:
@@ -221,11 +253,6 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f'{self.source}: storage reference {pid!r} outside a torch archive')
 
 
-class _LegacyRef:
-    def __init__(self, key: str, dtype: torch.dtype, view: Any) -> None:
-        self.key, self.dtype, self.view = key, dtype, view
-
-
 def _load_zip(zf: zipfile.ZipFile, source: str) -> Any:
     names = [n for n in zf.namelist() if n.endswith('data.pkl') and n.count('/') <= 1]
     if not names:
@@ -288,38 +315,6 @@ def _resolve_legacy(obj: Any, data: Dict[str, torch.Tensor]) -> Any:
     return obj
 
 
-class _PendingTensor:
-    def __init__(self, storage: Any, args: tuple) -> None:
-        self.storage, self.args = storage, args
-
-
-_orig_rebuild = _rebuild_tensor
-
-
-def _rebuild_or_defer(storage: Any, offset: int, size, stride, *rest: Any) -> Any:
-    if isinstance(storage, _LegacyRef):  # storages come after the pickle in the legacy format
-        return _PendingTensor(storage, (offset, size, stride))
-    return _orig_rebuild(storage, offset, size, stride, *rest)
-
-
-def _rebuild_v3_or_defer(storage: Any, offset: int, size, stride, requires_grad, hooks, dtype, *rest):
-    if isinstance(storage, _LegacyRef):
-        storage.dtype = dtype
-        return _PendingTensor(storage, (offset, size, stride))
-    return _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks, dtype, *rest)
-
-
-def _rebuild_parameter_or_pending(data: Any, *rest: Any) -> Any:
-    return data
-
-
-_SAFE_FUNCS[('torch._utils', '_rebuild_tensor')] = _rebuild_or_defer
-_SAFE_FUNCS[('torch._utils', '_rebuild_tensor_v2')] = _rebuild_or_defer
-_SAFE_FUNCS[('torch._utils', '_rebuild_tensor_v3')] = _rebuild_v3_or_defer
-_SAFE_FUNCS[('torch._utils', '_rebuild_parameter')] = _rebuild_parameter_or_pending
-_SAFE_FUNCS[('torch._utils', '_rebuild_parameter_with_state')] = _rebuild_parameter_or_pending
-
-
 def restricted_load(path: PathLike) -> Any:
     """Load a ``torch.save``/``pickle`` file, rebuilding only tensors and containers.
 
@@ -349,10 +344,16 @@ def restricted_load(path: PathLike) -> Any:
 
 
 def _is_legacy(head: bytes) -> bool:
+    """Whether ``head`` starts with the legacy format's magic-number pickle. Read with the
+    restricted unpickler too: the first bytes of a crafted file can be a complete pickle
+    (e.g. ``os.system`` + REDUCE in 30 bytes)."""
+    if b'.' not in head:
+        return False
     try:
-        return pickle.loads(head[:head.index(b'.') + 1]) == LEGACY_MAGIC if b'.' in head else False
+        magic = RestrictedUnpickler(io.BytesIO(head[:head.index(b'.') + 1])).load()
     except Exception:  # noqa: BLE001 - any other pickle start
         return False
+    return isinstance(magic, int) and magic == LEGACY_MAGIC
 
 
 def opaque_state(obj: Any) -> Optional[dict]:
@@ -360,14 +361,15 @@ def opaque_state(obj: Any) -> Optional[dict]:
 
     Handles ``__setstate__`` states (plain pickling), ``copyreg`` reconstructors
     and StyleGAN2 ``persistence`` records (``_reconstruct_persistent_obj(meta)``
-    with ``meta['state']``).
+    with ``meta['state']``, also when ``meta``/``meta.state`` are recorded
+    ``dnnlib.EasyDict`` s).
     """
     if not isinstance(obj, Opaque):
         return None
-    for cand in (obj.state, *(a for a in obj.args if isinstance(a, dict))):
+    for cand in (obj.state, obj.items, *(a for a in obj.args if isinstance(a, dict))):
         if isinstance(cand, tuple) and cand and isinstance(cand[0], dict):
-            cand = cand[0]
-        if isinstance(cand, dict):
+            cand = cand[0]  # (dict, slotstate)
+        if isinstance(cand, dict) and cand:
             if '_parameters' in cand or '_modules' in cand or '_buffers' in cand:
                 return cand
             inner = cand.get('state')
@@ -387,18 +389,21 @@ def module_state(obj: Any, prefix: str = '') -> 'OrderedDict[str, torch.Tensor]'
     ``nn.Module.state_dict`` would; ``None`` entries are skipped.
 
     Raises:
-        ValueError: ``obj`` holds no module state.
+        UnsupportedPickleError (a ValueError): ``obj`` holds no module state, or a
+        parameter/buffer is not a tensor (naming its key).
     """
     state = opaque_state(obj)
     if state is None:
-        raise ValueError(f'{obj!r} does not record an nn.Module (no _parameters/_modules state)')
+        raise UnsupportedPickleError(f'{prefix.rstrip(".") or "object"} ({obj!r}) does not record an '
+                                     'nn.Module (no _parameters/_modules state)')
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
-    for name, t in _items(state.get('_parameters')):
-        if isinstance(t, torch.Tensor):
-            out[prefix + name] = t
     skip = state.get('_non_persistent_buffers_set') or set()
-    for name, t in _items(state.get('_buffers')):
-        if isinstance(t, torch.Tensor) and name not in skip:
+    for kind in ('_parameters', '_buffers'):
+        for name, t in _items(state.get(kind)):
+            if t is None or (kind == '_buffers' and name in skip):
+                continue
+            if not isinstance(t, torch.Tensor):
+                raise UnsupportedPickleError(f'{prefix}{name}: expected a tensor, found {type(t).__name__}')
             out[prefix + name] = t
     for name, sub in _items(state.get('_modules')):
         if sub is not None:
@@ -428,5 +433,70 @@ def tensors_only(obj: Any) -> Any:
     return None
 
 
+# --- StyleGAN2-ADA / MAT training snapshots ------------------------------------------------
+
+
+def is_torch_archive(path: PathLike) -> bool:
+    """Whether ``path`` is a ``torch.save`` file (zip or legacy format) rather than a plain pickle."""
+    with open(path, 'rb') as f:
+        head = f.read(64)
+    return head[:2] == b'PK' or _is_legacy(head)
+
+
+def load_stylegan_pickle(path: PathLike) -> Any:
+    """Unpickle a StyleGAN2-ADA / MAT training snapshot (a plain ``pickle.dump``)
+    with :class:`RestrictedUnpickler`; nothing from the file is imported or run.
+
+    Raises:
+        FileNotFoundError: naming the file.
+        UnsupportedPickleError: a ``torch.save`` archive (zip or legacy; read those
+            with ``irkit.fileio.checkpoint.safe_load``) or not a readable pickle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'pickle not found: {path}')
+    if is_torch_archive(path):
+        raise UnsupportedPickleError(f'{path} is a torch.save checkpoint, not a training pickle; '
+                                     'load it with irkit.fileio.checkpoint.safe_load')
+    with open(path, 'rb') as f:
+        try:
+            return RestrictedUnpickler(f, source=str(path)).load()
+        except Exception as e:  # noqa: BLE001 - truncated / not a pickle / storage references
+            raise UnsupportedPickleError(
+                f'{path}: not a readable training pickle ({type(e).__name__}: {e})') from e
+
+
+def extract_state_dicts(data: Any, names: Iterable[str] = ('G', 'D', 'G_ema')
+                        ) -> Dict[str, 'OrderedDict[str, torch.Tensor]']:
+    """State dicts (own copies of the tensors) of the networks ``names`` in an unpickled
+    snapshot dict, keyed like their ``state_dict()``; missing networks are skipped.
+
+    Raises:
+        UnsupportedPickleError: ``data`` is not a dict, holds none of ``names``, or one
+        of them is not a recorded module.
+    """
+    names = list(names)
+    if not isinstance(data, dict):
+        raise UnsupportedPickleError(f'expected a dict of networks at the top level, found {type(data).__name__}')
+    out = {}
+    for name in names:
+        if data.get(name) is not None:
+            out[name] = OrderedDict((k, v.detach().clone()) for k, v in module_state(data[name]).items())
+    if not out:
+        raise UnsupportedPickleError(f'none of {names} in the pickle (it has: {sorted(map(str, data))})')
+    return out
+
+
+def class_name(obj: Any) -> Optional[str]:
+    """The class a recorded object was saved as: ``meta['class_name']`` of a StyleGAN2
+    persistent object, else the dotted name of its global; None for other objects."""
+    if not isinstance(obj, Opaque):
+        return None
+    if obj.args and isinstance(obj.args[0], dict) and 'class_name' in obj.args[0]:
+        return str(obj.args[0]['class_name'])
+    return obj.cls_name
+
+
 __all__ = ['restricted_load', 'RestrictedUnpickler', 'Opaque', 'module_state', 'opaque_state',
-           'tensors_only']
+           'tensors_only', 'UnsupportedPickleError', 'load_stylegan_pickle', 'extract_state_dicts',
+           'class_name', 'is_torch_archive']

@@ -19,7 +19,7 @@ irkit      an irkit checkpoint                         re-exported (e.g. to safe
 =========  ==========================================  ==================================
 
 Files are read with ``weights_only=True`` when possible and otherwise with the
-restricted unpickler of :mod:`irkit.leaderboard.safe_unpickle` (tensors and
+restricted unpickler of :mod:`irkit.fileio.safe_unpickle` (tensors and
 containers only; no code from the file runs). The result is verified by loading it
 with ``strict=True`` into the network built from the config.
 """
@@ -34,7 +34,8 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
-from irkit.leaderboard.safe_unpickle import Opaque, module_state, restricted_load
+from irkit.fileio.safe_unpickle import (Opaque, extract_state_dicts, is_torch_archive, load_stylegan_pickle,
+                                        module_state, restricted_load)
 
 PathLike = Union[str, os.PathLike]
 FORMATS = ('mprnet', 'restormer', 'promptir', 'mat', 'daclip', 'irsde', 'irkit')
@@ -146,22 +147,17 @@ _MAT_PARTS = (('G_ema', 'generator_ema'), ('G', 'generator'), ('D', 'discriminat
 
 
 def _mat_state(path: str) -> Tuple[Dict[str, 'OrderedDict[str, torch.Tensor]'], dict]:
-    """A StyleGAN2 snapshot ``{'G', 'D', 'G_ema', ...}``: read with the MAT loader
-    (:mod:`irkit.fileio.pickle_loader`) when it is installed, else with
-    :func:`restricted_load`; neither runs code from the file."""
-    import zipfile
-    try:
-        from irkit.fileio import pickle_loader
-    except ImportError:  # pragma: no cover - the MAT loader ships with irkit
-        pickle_loader = None
-    if pickle_loader is not None and not zipfile.is_zipfile(path):
-        data = pickle_loader.load_stylegan_pickle(path)
+    """A StyleGAN2 snapshot ``{'G', 'D', 'G_ema', ...}``: a plain pickle is read with
+    :func:`load_stylegan_pickle`, a ``torch.save`` archive with :func:`restricted_load`
+    (the same restricted unpickler; neither runs code from the file)."""
+    if not is_torch_archive(path):
+        data = load_stylegan_pickle(path)
         if not isinstance(data, dict) or data.get('G_ema') is None:
             top = ', '.join(map(str, data)) if isinstance(data, dict) else type(data).__name__
             raise ConversionError(f"{path}: not a MAT snapshot: no 'G_ema' entry (found {top})")
-        nets = pickle_loader.extract_state_dicts(data, [src for src, _ in _MAT_PARTS])
+        nets = extract_state_dicts(data, [src for src, _ in _MAT_PARTS])
         parts = {dst: OrderedDict(nets[src]) for src, dst in _MAT_PARTS if src in nets}
-        return parts, {'read_with': 'irkit.fileio.pickle_loader', 'networks': sorted(parts)}
+        return parts, {'read_with': 'restricted', 'networks': sorted(parts)}
     ckpt, how = read_checkpoint(path)
     if not isinstance(ckpt, dict) or 'G_ema' not in ckpt:
         top = ', '.join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__

@@ -16,8 +16,8 @@ import torch
 
 import irkit.engine.runner  # noqa: F401  (mmengine samplers/loops, as the tools import them)
 from irkit.fileio.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, safe_load
+from irkit.fileio.safe_unpickle import Opaque, restricted_load
 from irkit.leaderboard.convert import ConversionError, convert_checkpoint
-from irkit.leaderboard.safe_unpickle import Opaque, restricted_load
 from irkit.registry import ARCHS
 from tests.helpers import ROOT
 
@@ -118,6 +118,17 @@ def test_promptir_lightning_checkpoint_with_code_in_hyperparameters(tmp_path):
     assert not marker.exists()
     assert s['read_with'] == 'restricted' and 'hyper_parameters' in s['ignored_entries']
     _check(s, sd)
+
+
+def test_restricted_load_runs_nothing_from_a_file_that_is_one_short_pickle(tmp_path):
+    """The format sniffing reads the file's first bytes with the restricted unpickler too:
+    a crafted 40-byte pickle calling os.system must not run there either."""
+    marker = tmp_path / 'marker'
+    src = tmp_path / 'short.pkl'
+    src.write_bytes(f"cos\nsystem\n(S'touch {marker}'\ntR.".encode())
+    obj = restricted_load(src)
+    assert isinstance(obj, Opaque) and obj.cls_name == 'os.system'
+    assert not marker.exists()
 
 
 def _fake_persistence(marker):

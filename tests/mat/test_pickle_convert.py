@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from irkit.fileio.pickle_loader import (PickledObject, UnsupportedPickleError, class_name,
-                                        extract_state_dicts, load_stylegan_pickle)
+from irkit.fileio.safe_unpickle import (Opaque, UnsupportedPickleError, class_name, extract_state_dicts,
+                                        load_stylegan_pickle)
 
 from .conftest import TINY_TABLE
 
@@ -87,7 +87,7 @@ def test_restricted_loader_rebuilds_tensors_and_runs_no_code(release_pickle):
     assert 'torch_utils' not in sys.modules
     data = load_stylegan_pickle(path)
     assert not canary.exists()  # the eval() in the pickle was not run
-    assert isinstance(data['canary'], PickledObject) and data['canary'].name == 'builtins.eval'
+    assert isinstance(data['canary'], Opaque) and data['canary'].cls_name == 'builtins.eval'
     assert 'torch_utils' not in sys.modules  # nothing was imported
     assert class_name(data['G_ema']) == 'MATGenerator'
     sds = extract_state_dicts(data)
