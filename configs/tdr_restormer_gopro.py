@@ -9,7 +9,7 @@
 # RestormerRefFusion with these arguments: 60,096,138 parameters (the paper's 60.1 M).
 # Train: tools/dist_train.sh configs/tdr_restormer_gopro.py 4
 _base_ = [
-    './_base_/default_runtime.py', './_base_/datasets/gopro.py',
+    './_base_/default_runtime.py', './_base_/datasets/tdr_gopro.py',
     './_base_/schedules/tdr_restoration_1m.py'
 ]
 
@@ -29,28 +29,6 @@ model = dict(
     ref_matcher_multiple=14,
     pad_multiple=1,  # the arch zero-pads internally (to a multiple of 64)
     data_preprocessor=dict(type='DataPreprocessor'))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile', key='gt'),
-    dict(type='LoadImageFromFile', key='lq'),
-    dict(type='PairedRandomCrop', gt_patch_size=384, pad_mode='reflect'),
-    dict(type='RandomDihedral', keys=['lq', 'gt']),
-    dict(type='PackInputs', keys=['lq', 'gt']),
-]
-train_dataloader = dict(
-    batch_size=8, num_workers=4, persistent_workers=True, drop_last=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='GuidanceDataset', ref_root='data/GoPro/train/guidance',
-                 dataset=dict(type='PairedImageDataset', gt_root='data/GoPro/train/target',
-                              lq_root='data/GoPro/train/input', pipeline=train_pipeline)))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(_delete_=True, type='GuidanceDataset', ref_root='data/GoPro/test/guidance',
-                 dataset={{_base_.gopro_test_dataset}}))
-test_dataloader = val_dataloader
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1000),
