@@ -59,7 +59,8 @@ paired_train_pipeline = [
 ]
 train_dataset = dict(
     type='GuidanceDataset',
-    # guidance named after the sample key (the clean image for denoising, the LQ file otherwise);
+    # guidance named after the sample key (the clean image for denoising, the LQ file otherwise;
+    # Rain100L's key is the number: for rain-N.png names set ref_name={'derain': '{lq_stem}'});
     # the three noise levels share the denoise guidance, as in the release
     ref_root={'denoise_15': f'{data_root}/Train/guidance/denoise',
               'denoise_25': f'{data_root}/Train/guidance/denoise',

@@ -42,13 +42,15 @@ class GuidanceDataset(Dataset):
         ref_name: format string giving a sample's guidance file name without
             extension, from the fields ``key``, ``lq_stem``, ``gt_stem`` (file base
             names) and ``task``; default ``'{key}'`` (what the generation tool writes
-            when run on the folder the keys come from).
+            when run on the folder the keys come from). A ``{task: format}`` dict sets
+            it per task (tasks not listed use ``'{key}'``), e.g. ``{'derain':
+            '{lq_stem}'}`` for Rain100L guidance rendered from ``rain-N.png``.
         strict: check at construction that every sample has its guidance file
             (the error lists the missing ones).
     """
 
     def __init__(self, dataset: Union[dict, Dataset], ref_root: Union[str, Dict[str, str]],
-                 ref_name: str = '{key}', strict: bool = True) -> None:
+                 ref_name: Union[str, Dict[str, str]] = '{key}', strict: bool = True) -> None:
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.ref_root = ref_root
         self.ref_name = ref_name
@@ -100,10 +102,12 @@ class GuidanceDataset(Dataset):
     def _name(self, info: dict) -> str:
         fields = dict(key=info.get('key', ''), lq_stem=_stem(info.get('lq_path')),
                       gt_stem=_stem(info.get('gt_path')), task=info.get('task', ''))
+        fmt = (self.ref_name.get(fields['task'], '{key}') if isinstance(self.ref_name, dict)
+               else self.ref_name)
         try:
-            return self.ref_name.format(**fields)
+            return fmt.format(**fields)
         except KeyError as e:
-            raise KeyError(f'ref_name {self.ref_name!r} uses an unknown field {e}; '
+            raise KeyError(f'ref_name {fmt!r} uses an unknown field {e}; '
                            f'fields: {", ".join(fields)}') from None
 
     def _find(self, info: dict) -> Optional[str]:

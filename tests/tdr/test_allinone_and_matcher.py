@@ -193,3 +193,20 @@ def test_tiny_promptir_allinone_training_run(tmp_path):
     sd = model.state_dict()
     assert all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point())
     assert sd['generator.masa_blk_enc_level1.0.alpha'].abs().item() > 0  # the fusion trained
+
+
+def test_guidance_names_per_task(tmp_path):
+    """Rain100L keys are the numbers ('1' from rain-1.png); guidance rendered straight from the
+    rainy folder is named rain-1.png, which a per-task ref_name finds."""
+    cfg = _load_cfg('tdr_promptir_allinone')
+    _allinone_data(tmp_path)
+    _write(tmp_path / 'Train/guidance/dehaze/0001_0.8_0.2.png', 56)
+    os.rename(tmp_path / 'Train/guidance/derain/1.png', tmp_path / 'Train/guidance/derain/rain-1.png')
+    _retarget(cfg.train_dataloader, tmp_path)
+    with pytest.raises(FileNotFoundError, match="ref_name='{key}'.*: 1"):
+        DATASETS.build(cfg.train_dataloader.dataset)
+    cfg.train_dataloader.dataset.ref_name = {'derain': '{lq_stem}'}
+    ds = DATASETS.build(cfg.train_dataloader.dataset)
+    s = ds[84]
+    assert s['task'] == 'derain' and s['ref_path'].endswith(os.path.join('derain', 'rain-1.png'))
+    assert ds[0]['ref_path'].endswith(os.path.join('denoise', ds[0]['key'] + '.png'))
