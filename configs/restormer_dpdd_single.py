@@ -7,5 +7,15 @@ _base_ = [
     './_base_/schedules/restormer_300k.py'
 ]
 
+# The crops are 16-bit PNGs (generate_patches_dpdd.py); the "8bit" recipe reads them with
+# cv2.imread's default flag, i.e. the high byte / 255 (as_8bit=True); else as restormer_rgb.py
+train_pipeline = [
+    dict(type='LoadImageFromFile', key='gt', as_8bit=True),
+    dict(type='LoadImageFromFile', key='lq', as_8bit=True),
+    dict(type='PairedRandomCrop', gt_patch_size=384, pad_mode='reflect'),
+    dict(type='RandomDihedral', keys=['lq', 'gt']),
+    dict(type='PackInputs', keys=['lq', 'gt']),
+]
 train_dataloader = dict(dataset=dict(gt_root='data/DPDD/train/target_crops',
-                                     lq_root='data/DPDD/train/inputC_crops'))
+                                     lq_root='data/DPDD/train/inputC_crops',
+                                     pipeline=train_pipeline))

@@ -72,8 +72,35 @@ def test_promptir_recipe():
 
 @pytest.mark.parametrize('name', ['mprnet_gopro', 'mprnet_rain13k', 'mprnet_sidd', 'restormer_rain13k',
                                   'restormer_gopro', 'restormer_sidd', 'restormer_dpdd_single',
-                                  'restormer_gaussian_color', 'restormer_gaussian_gray'])
+                                  'restormer_dpdd_dual', 'restormer_gaussian_color',
+                                  'restormer_gaussian_gray', 'promptir_allinone'])
 def test_configs_validate(name):
     import irkit.engine.runner  # noqa: F401  (registers the runner's samplers/loops)
     from irkit.utils.config import load_config
     load_config(os.path.join(ROOT, 'configs', f'{name}.py'))
+
+
+@pytest.mark.parametrize('name', ['restormer_dpdd_single', 'restormer_dpdd_dual'])
+def test_dpdd_loaders_read_16bit_pngs_like_the_official_code(name, tmp_path):
+    """DPDD ships 16-bit PNGs: the single-image recipe reads them as cv2.imread does (high
+    byte / 255, BasicSR's loader and test_single_image_defocus_deblur.py), the dual-pixel one
+    at full depth / 65535 (imfrombytesDP, test_dual_pixel_defocus_deblur.py)."""
+    import cv2
+    import numpy as np
+
+    from irkit.registry import TRANSFORMS
+    raw = np.array([[[0, 255, 256], [383, 511, 65535]], [[65280, 65407, 128], [1, 2, 40000]]],
+                   np.uint16)
+    path = str(tmp_path / 'x.png')
+    assert cv2.imwrite(path, raw)
+    bgr = raw.astype(np.float64)
+    expected = (np.floor(bgr / 256) / 255 if name.endswith('single') else bgr / 65535)[..., ::-1]
+    cfg = load(name)
+    loaders = [t for p in (cfg.train_dataloader.dataset.pipeline, cfg.test_dataloader.dataset.pipeline)
+               for t in p if t.type == 'LoadImageFromFile']
+    assert len(loaders) == (6 if name.endswith('dual') else 4)
+    for t in loaders:
+        out = TRANSFORMS.build(dict(t)).transform({f'{t.key}_path': path})[t.key]
+        np.testing.assert_allclose(out, expected, atol=1e-7, err_msg=str(t))
+    if name.endswith('single'):  # the same numbers as the official loader
+        np.testing.assert_allclose(expected, cv2.imread(path)[..., ::-1] / 255.0, atol=0)

@@ -83,16 +83,16 @@ def _sidd(data, crops):
 
 
 def _dpdd(data, dual):
-    names = ['1P0A1059_0.png', '1P0A1071_3.png']
-    if dual:  # 16-bit left/right sub-aperture views
-        for split, sfx in (('train', '_crops'), ('test', '')):
-            for i, n in enumerate(names):
-                gt = _write(data / f'DPDD/{split}/target{sfx}' / n, bits=16, seed=i)
+    # 16-bit PNGs everywhere; crops named <image>-<patch>.png by generate_patches_dpdd.py
+    for split, sfx, names in (('train', '_crops', ['1P0A1059-0.png', '1P0A1071-3.png']),
+                              ('test', '', ['1P0A1059.png', '1P0A1071.png'])):
+        for i, n in enumerate(names):
+            gt = _write(data / f'DPDD/{split}/target{sfx}' / n, bits=16, seed=i)
+            if dual:  # left/right sub-aperture views
                 _write(data / f'DPDD/{split}/inputL{sfx}' / n, bits=16, seed=20 + i, like=gt)
                 _write(data / f'DPDD/{split}/inputR{sfx}' / n, bits=16, seed=40 + i, like=gt)
-    else:
-        _pairs(data, 'DPDD/train/inputC_crops', 'DPDD/train/target_crops', names)
-        _pairs(data, 'DPDD/test/inputC', 'DPDD/test/target', names, seed=9)
+            else:  # the centre view
+                _write(data / f'DPDD/{split}/inputC{sfx}' / n, bits=16, seed=60 + i, like=gt)
 
 
 def _gaussian(data, gray):

@@ -120,13 +120,18 @@ class LoadImageFromFile(BaseTransform):
             or ``'lmdb'``.
         db_path: LMDB folder for ``backend='lmdb'`` when the dataset did not set
             ``results[f'{key}_lmdb']``; the key is then the file name without extension.
+        as_8bit: read 16-bit files as 8-bit by keeping the high byte (``x >> 8``, then
+            / 255), as ``cv2.imread``'s default flag and hence BasicSR's loader do, e.g.
+            Restormer's single-image recipe reading DPDD's 16-bit PNGs. 8-bit files are
+            unaffected.
 
     Also sets ``results[f'ori_{key}_shape']``.
     """
 
     def __init__(self, key: str = 'gt', color_type: str = 'color', channel_order: str = 'rgb',
-                 to_float32: bool = True, backend: str = 'auto', db_path: Optional[str] = None
-                 ) -> None:
+                 to_float32: bool = True, backend: str = 'auto', db_path: Optional[str] = None,
+                 as_8bit: bool = False) -> None:
+        self.as_8bit = as_8bit
         self.key = key
         self.color_type = color_type
         self.channel_order = channel_order
@@ -138,7 +143,13 @@ class LoadImageFromFile(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         data, source = read_bytes(results, self.key, self.backend, self.db_path)
-        img = decode_image(data, source, self.color_type, self.channel_order, self.to_float32)
+        img = decode_image(data, source, self.color_type, self.channel_order,
+                           self.to_float32 and not self.as_8bit)
+        if self.as_8bit:
+            if img.dtype == np.uint16:
+                img = (img >> 8).astype(np.uint8)
+            if self.to_float32:
+                img = img.astype(np.float32) / 255.0
         results[self.key] = img
         results[f'ori_{self.key}_shape'] = img.shape
         return results
