@@ -204,8 +204,8 @@ def smoke_runs(request, tmp_path_factory):
     items = request.session.items
     selected = {item.callspec.params['name'] for item in items
                 if getattr(item, 'originalname', '') == 'test_recipe_trains_and_tests_on_tiny_data'}
-    if any(getattr(item, 'originalname', '') == 'test_tools_test_named_test_sets' for item in items):
-        selected.add(TEST_SETS_RECIPE)
+    selected |= {item.callspec.params['name'] for item in items
+                 if getattr(item, 'originalname', '') == 'test_tools_test_named_test_sets'}
     base = tmp_path_factory.mktemp('recipes')
     jobs = {}
     for name in sorted(selected):
@@ -227,11 +227,11 @@ def smoke_runs(request, tmp_path_factory):
             test_argv=['tools/test.py', config, str(wd), '--work-dir', str(wd), '--out',
                        str(tmp / 'metrics.json'), '--save-images', str(tmp / 'restored'),
                        '--cfg-options', *opts, f'experiment_name={name}_smoke_test'])
-        if name == TEST_SETS_RECIPE:  # two named test sets of the Rain13K base in one run
+        if name in TEST_SETS:  # named test sets in one tools/test.py run
             jobs[name].update(
                 test_sets_log=str(tmp / 'test_sets.log'), test_sets_out=str(tmp / 'test_sets.json'),
                 test_sets_argv=['tools/test.py', config, str(wd), '--work-dir', str(wd), '--out',
-                                str(tmp / 'test_sets.json'), '--test-set', 'Rain100H', 'test100',
+                                str(tmp / 'test_sets.json'), '--test-set', *TEST_SETS[name][0],
                                 '--cfg-options', *opts, f'experiment_name={name}_smoke'])
     jobs_file = base / 'jobs.json'
     jobs_file.write_text(json.dumps(list(jobs.values())))
@@ -240,7 +240,9 @@ def smoke_runs(request, tmp_path_factory):
     return jobs
 
 
-TEST_SETS_RECIPE = 'restormer_rain13k'
+# recipe -> (--test-set arguments, the sets scored, the config's default test set)
+TEST_SETS = {'restormer_rain13k': (['Rain100H', 'test100'], ['Rain100H', 'test100'], 'test100'),
+             'promptir_allinone': (['all'], ['bsd68', 'rain100l', 'sots'], 'bsd68')}
 
 
 def _y_psnr(job):
@@ -290,22 +292,27 @@ def test_recipe_trains_and_tests_on_tiny_data(name, smoke_runs):
             assert logged == pytest.approx(v, abs=1e-4), (m, val)
 
 
-def test_tools_test_named_test_sets(smoke_runs):
-    """tools/test.py --test-set scores the named sets one after the other, prefixed."""
-    job = smoke_runs[TEST_SETS_RECIPE]
+@pytest.mark.parametrize('name', sorted(TEST_SETS))
+def test_tools_test_named_test_sets(name, smoke_runs):
+    """tools/test.py --test-set scores the named sets one after the other, prefixed
+    (PromptIR: one score per task), plus their mean."""
+    _, sets, default = TEST_SETS[name]
+    job = smoke_runs[name]
     log = _read(job['test_sets_log'])
     assert os.path.isfile(job['test_sets_log'] + '.ok'), f'tools/test.py --test-set failed:\n{log[-6000:]}'
     result = json.loads(open(job['test_sets_out']).read())
     metrics = result['metrics']
-    assert result['test_sets'] == ['Rain100H', 'test100']
-    assert sorted(metrics) == sorted(f'{s}/{m}' for s in ('Rain100H', 'test100', 'mean') for m in RGB)
-    # test100 is the config's default test set: the same numbers as the plain run
+    assert result['test_sets'] == sets
+    assert sorted(metrics) == sorted(f'{s}/{m}' for s in sets + ['mean'] for m in RGB)
+    assert all(math.isfinite(v) for v in metrics.values()), metrics
     plain = json.loads(open(job['out']).read())['metrics']
     for m in RGB:
-        assert metrics[f'test100/{m}'] == pytest.approx(plain[m], abs=1e-9)
-        assert metrics[f'mean/{m}'] == pytest.approx((metrics[f'Rain100H/{m}'] + plain[m]) / 2)
-    assert metrics['Rain100H/PSNR'] != pytest.approx(plain['PSNR'], abs=1e-3)  # other images
-    assert '\nRain100H/PSNR ' in log and '\nmean/SSIM ' in log
+        # the config's default test set gives the same numbers as the plain run
+        assert metrics[f'{default}/{m}'] == pytest.approx(plain[m], abs=1e-9)
+        assert metrics[f'mean/{m}'] == pytest.approx(np.mean([metrics[f'{s}/{m}'] for s in sets]))
+    others = [s for s in sets if s != default]
+    assert all(metrics[f'{s}/PSNR'] != pytest.approx(plain['PSNR'], abs=1e-3) for s in others)
+    assert all(f'\n{s}/PSNR ' in log for s in sets) and '\nmean/SSIM ' in log
 
 
 def test_tools_test_unknown_test_set_names_the_available_ones():
