@@ -247,7 +247,23 @@ def test_load_image_options(tmp_path):
     np.testing.assert_array_equal(r['gt'], bgr)
     r = build(type='LoadImageFromFile', key='lq', color_type='grayscale')(dict(lq_path=str(tmp_path / 'a.png')))
     assert r['lq'].shape == (3, 4, 1)
-    np.testing.assert_allclose(r['lq'][0, 0, 0], cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[0, 0] / 255)
+    # grey reading is cv2.imread(IMREAD_GRAYSCALE), as BasicSR / Restormer read; libpng's own
+    # conversion differs from cvtColor(BGR2GRAY) of the colour image (21 vs 22 here)
+    grey = cv2.imread(str(tmp_path / 'a.png'), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_allclose(r['lq'][..., 0], grey / 255, rtol=0, atol=1e-7)
+    assert grey[0, 0] != cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[0, 0]
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), (0, 0), 1.5)
+    cv2.imwrite(str(tmp_path / 'p.jpg'), photo, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    r = build(type='LoadImageFromFile', key='lq', color_type='grayscale', to_float32=False)(
+        dict(lq_path=str(tmp_path / 'p.jpg')))
+    want = cv2.imread(str(tmp_path / 'p.jpg'), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(r['lq'][..., 0], want)
+    g16 = (rng.integers(0, 65536, (5, 6, 3))).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / 'g16.png'), g16)
+    r = build(type='LoadImageFromFile', key='lq', color_type='grayscale', to_float32=False)(
+        dict(lq_path=str(tmp_path / 'g16.png')))
+    assert r['lq'].dtype == np.uint16 and r['lq'].shape == (5, 6, 1)  # 16 bits kept
     with pytest.raises(FileNotFoundError, match='image file not found: .*nope.png'):
         build(type='LoadImageFromFile')(dict(gt_path=str(tmp_path / 'nope.png')))
     with pytest.raises(ValueError, match="color_type must be"):

@@ -64,6 +64,8 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
     Conversions (documented in docs/datasets.md):
 
     * greyscale files with ``color_type='color'`` are repeated to 3 channels;
+    * ``color_type='grayscale'`` lets the decoder convert (``cv2.IMREAD_GRAYSCALE``,
+      what BasicSR and the official Restormer code read; alpha is ignored);
     * 4-channel (RGBA) files: a fully opaque alpha channel is dropped; any other
       alpha is rejected (the colour under transparent pixels is undefined), use
       ``color_type='unchanged'`` to keep it;
@@ -74,7 +76,12 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
         raise ValueError(f"color_type must be 'color', 'grayscale' or 'unchanged', got {color_type!r}")
     if channel_order not in ('rgb', 'bgr'):
         raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    # grey: the decoder's own conversion, exactly cv2.imread(path, IMREAD_GRAYSCALE) as BasicSR
+    # and the official Restormer loaders read (libpng's conversion differs from cvtColor(BGR2GRAY)
+    # of the colour image by one level on many pixels); ANYDEPTH keeps 16 bits
+    flags = (cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH) if color_type == 'grayscale' \
+        else cv2.IMREAD_UNCHANGED
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if img is None:
         raise ImageDecodeError(f'{source}: cannot decode image ({len(data)} bytes; truncated, '
                                'corrupt or not an image file)')
@@ -95,8 +102,6 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
         raise ImageDecodeError(f'{source}: unsupported number of channels {c}')
     if color_type == 'color' and c == 1:
         img = np.repeat(img, 3, axis=2)
-    elif color_type == 'grayscale' and c == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[:, :, None]
     if channel_order == 'rgb' and img.shape[2] == 3:
         img = img[:, :, ::-1]
     elif channel_order == 'rgb' and img.shape[2] == 4:
