@@ -102,6 +102,13 @@ def io_pass(kind, root, keys):
         for k in keys:
             total += len(reader.get(k))
         forget(root)
+    elif kind.startswith('LMDB via'):  # BasicSR's way: txn.get on a no-readahead environment
+        import lmdb
+        env = lmdb.open(root, readonly=True, lock=False, readahead=False, meminit=False)
+        with env.begin(write=False) as txn:
+            for k in keys:
+                total += len(txn.get(k.encode('ascii')))
+        env.close()
     else:
         for k in keys:
             with open(osp.join(root, k + '.png'), 'rb') as f:
@@ -153,10 +160,13 @@ def main():
                 print(f'| {name} | {workers} | {max(cold):.1f} | {max(warm):.1f} | {min(cpu):.1f} |',
                       flush=True)
         print()
-        print('| raw reads, no decoding | cold (MiB/s) | warm (MiB/s) |')
+        print('| raw reads (random order), no decoding | cold (MiB/s) | warm (MiB/s) |')
         print('|---|---|---|')
         keys = [f'{i:04d}' for i in range(args.num_images)]
-        for name, root in (('PNG folder', osp.join(root_dir, 'gt')), ('LMDB', osp.join(root_dir, 'gt.lmdb'))):
+        np.random.default_rng(1).shuffle(keys)  # random order, as training reads
+        lmdb_root = osp.join(root_dir, 'gt.lmdb')
+        for name, root in (('PNG folder', osp.join(root_dir, 'gt')), ('LMDB', lmdb_root),
+                           ('LMDB via py-lmdb txn.get (BasicSR)', lmdb_root)):
             cold, warm = [], []
             for _ in range(3):
                 drop_cache(all_files(root))
