@@ -84,6 +84,8 @@ def main(argv=None):
     except (MetafileError, FileNotFoundError) as e:
         raise SystemExit(str(e)) from None
     rows = lb.run(progress=not args.no_progress)
+    from irkit.engine.dist import shutdown_distributed
+    shutdown_distributed()
     if rank != 0:
         return rows
     from irkit.leaderboard.report import DEFAULT_TOLERANCES

@@ -70,7 +70,7 @@ def main(argv=None):
     args = parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    from irkit.engine.dist import adapt_model_wrapper, init_distributed
+    from irkit.engine.dist import adapt_model_wrapper, init_distributed, shutdown_distributed
     from irkit.engine.runner import IrkitRunner
     from irkit.fileio.checkpoint import atomic_write_bytes
     from irkit.utils.config import load_config
@@ -127,6 +127,7 @@ def main(argv=None):
                                'test_sets': [n for n, _ in test_sets if n is not None],
                                'metrics': metrics}, indent=2).encode()
             atomic_write_bytes(data, args.out)
+    shutdown_distributed()
     return metrics
 
 

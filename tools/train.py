@@ -40,7 +40,7 @@ def main(argv=None):
     args = parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    from irkit.engine.dist import adapt_model_wrapper, init_distributed
+    from irkit.engine.dist import adapt_model_wrapper, init_distributed, shutdown_distributed
     from irkit.engine.runner import IrkitRunner
     from irkit.fileio.checkpoint import latest_checkpoint
     from irkit.utils.config import load_config
@@ -66,6 +66,7 @@ def main(argv=None):
         cfg.resume, cfg.load_from = True, args.resume
     runner = IrkitRunner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
     return runner
 
 

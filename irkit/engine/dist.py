@@ -44,6 +44,17 @@ def init_distributed(launcher: str, backend: str | None = None) -> None:
     dist.init_process_group(backend=backend)
 
 
+def shutdown_distributed() -> None:
+    """Wait for every rank, then tear the process group down before the process exits.
+
+    Exiting with a live gloo group can abort at interpreter shutdown ("terminate called
+    without an active exception") while its background threads are destroyed.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def adapt_model_wrapper(cfg) -> None:
     """On CPU, DDP must get ``device_ids=None`` (mmengine passes the local rank otherwise).
 
