@@ -30,6 +30,9 @@ pickles (``pickle.dump``, as StyleGAN2 snapshots; their storages are nested lega
 ``torch.save`` blobs, read with ``weights_only=True``). :func:`load_stylegan_pickle`
 and :func:`extract_state_dicts` are the thin StyleGAN2/MAT layer on top: plain
 pickles only, one state_dict per network (``G``, ``D``, ``G_ema``).
+:func:`load_torchscript_tensors` reads the named tensors of a TorchScript archive
+(``torch.jit.save``, e.g. StyleGAN2-ADA's FID ``inception-2015-12-05.pt``) from its
+``data.pkl`` with the same unpickler, without ``torch.jit.load``.
 """
 from __future__ import annotations
 
@@ -253,12 +256,19 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f'{self.source}: storage reference {pid!r} outside a torch archive')
 
 
-def _load_zip(zf: zipfile.ZipFile, source: str) -> Any:
+def _data_pkl_name(zf: zipfile.ZipFile) -> Optional[str]:
+    """``data.pkl`` or ``<archive>/data.pkl`` of a ``torch.save`` / TorchScript zip (None if absent)."""
     names = [n for n in zf.namelist() if n.endswith('data.pkl') and n.count('/') <= 1]
-    if not names:
+    return names[0] if names else None
+
+
+def _load_zip(zf: zipfile.ZipFile, source: str, name: Optional[str] = None) -> Any:
+    """Unpickle the zip's ``data.pkl`` (``name``) with its ``data/<key>`` storages."""
+    name = name or _data_pkl_name(zf)
+    if name is None:
         raise pickle.UnpicklingError(f'{source}: zip file without data.pkl (not a torch.save archive)')
-    prefix = names[0][:-len('data.pkl')]
-    up = RestrictedUnpickler(io.BytesIO(zf.read(names[0])), zip_file=zf, zip_prefix=prefix, source=source)
+    prefix = name[:-len('data.pkl')]
+    up = RestrictedUnpickler(io.BytesIO(zf.read(name)), zip_file=zf, zip_prefix=prefix, source=source)
     return up.load()
 
 
@@ -433,6 +443,71 @@ def tensors_only(obj: Any) -> Any:
     return None
 
 
+# --- TorchScript archives ------------------------------------------------------------------
+
+
+def load_torchscript_tensors(path: PathLike) -> 'OrderedDict[str, torch.Tensor]':
+    """The named tensors (parameters and buffers) of a TorchScript ``.pt`` archive,
+    read without ``torch.jit.load``: no TorchScript or Python code from the file runs.
+
+    A ``torch.jit.save`` zip holds ``<archive>/code/`` (TorchScript source, never read
+    here), ``<archive>/data.pkl`` (the module tree) and ``<archive>/data/<key>`` (the
+    storages). ``data.pkl`` is read with :class:`RestrictedUnpickler`, so the policy is
+    the one of :func:`restricted_load`: tensors, storages, dtypes and plain containers are
+    rebuilt, every other global -- the ``__torch__.*`` module classes as well as anything
+    foreign such as ``os.system`` or ``torch.jit._pickle.*`` helpers -- becomes an inert
+    :class:`Opaque` record; nothing is imported or called. The records of ``__torch__.*``
+    classes are then walked (:func:`torchscript_tensors`) into ``a.b.c`` names as
+    ``state_dict()`` would give; tensors held by any other record are not returned.
+
+    Raises:
+        FileNotFoundError: naming the file.
+        UnsupportedPickleError (a ValueError): naming the file, when it is not a zip,
+            has no ``data.pkl``, its ``data.pkl`` cannot be read, or it does not hold a
+            TorchScript module (``__torch__.*`` object) at the top.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f'TorchScript archive not found: {path}')
+    if not zipfile.is_zipfile(path):
+        raise UnsupportedPickleError(f'{path} is not a TorchScript archive (not a zip file)')
+    with zipfile.ZipFile(path) as zf:
+        name = _data_pkl_name(zf)
+        if name is None:
+            raise UnsupportedPickleError(f'{path}: no data.pkl inside; not a TorchScript archive')
+        try:
+            root = _load_zip(zf, str(path), name)
+        except (pickle.UnpicklingError, EOFError, ValueError, struct.error, KeyError, RuntimeError,
+                IndexError, TypeError, AttributeError) as e:
+            raise UnsupportedPickleError(f'{path}: cannot read {name} of the TorchScript archive '
+                                         f'({type(e).__name__}: {e})') from e
+    if not _is_torchscript_record(root):
+        raise UnsupportedPickleError(f'{path}: {name} holds {root!r}, not a TorchScript module '
+                                     '(a torch.save archive? load it with irkit.fileio.checkpoint.safe_load)')
+    return torchscript_tensors(root)
+
+
+def _is_torchscript_record(obj: Any) -> bool:
+    return isinstance(obj, Opaque) and obj.cls_name.startswith('__torch__')
+
+
+def torchscript_tensors(root: Any) -> 'OrderedDict[str, torch.Tensor]':
+    """Flatten an unpickled TorchScript module tree (records of ``__torch__.*`` classes,
+    whose ``__setstate__`` state is the attribute dict) into ``a.b.c`` -> tensor, in
+    attribute order. A non-dict state is listed under the attribute name ``__state__``."""
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+
+    def walk(obj: Any, name: str) -> None:
+        if isinstance(obj, torch.Tensor):
+            out[name] = obj
+        elif _is_torchscript_record(obj):
+            attrs = obj.state if isinstance(obj.state, dict) else {'__state__': obj.state}
+            for k, v in attrs.items():
+                walk(v, f'{name}.{k}' if name else str(k))
+    walk(root, '')
+    return out
+
+
 # --- StyleGAN2-ADA / MAT training snapshots ------------------------------------------------
 
 
@@ -499,4 +574,4 @@ def class_name(obj: Any) -> Optional[str]:
 
 __all__ = ['restricted_load', 'RestrictedUnpickler', 'Opaque', 'module_state', 'opaque_state',
            'tensors_only', 'UnsupportedPickleError', 'load_stylegan_pickle', 'extract_state_dicts',
-           'class_name', 'is_torch_archive']
+           'class_name', 'is_torch_archive', 'load_torchscript_tensors', 'torchscript_tensors']

@@ -1,4 +1,12 @@
 """Loaders of the pretrained feature networks, on small files written in the official formats."""
+import copyreg
+import io
+import os
+import pickle
+import sys
+import types
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -108,14 +116,86 @@ def test_torchscript_reader_reads_tensors_without_running_code(tmp_path):
         p.copy_(torch.rand_like(p))
     wrapper = torch.nn.Sequential()
     wrapper.add_module('conv', layer)
+    # nn.Conv2d keeps stride/padding as int lists: torch.jit._pickle.build_intlist in data.pkl
+    wrapper.add_module('proj', torch.nn.Conv2d(4, 2, 1))
     torch.jit.save(torch.jit.script(wrapper), tmp_path / 'small.pt')
     got = load_torchscript_tensors(tmp_path / 'small.pt')
-    assert set(got) == {'conv.weight', 'conv.beta', 'conv.mean', 'conv.var'}
+    assert list(got) == ['conv.weight', 'conv.beta', 'conv.mean', 'conv.var', 'proj.weight', 'proj.bias']
     for k, v in wrapper.state_dict().items():
-        assert torch.equal(got[k], v)
+        assert got[k].dtype == v.dtype and torch.equal(got[k], v)
     (tmp_path / 'nope.pt').write_bytes(b'not a zip')
-    with pytest.raises(ValueError, match='not a TorchScript archive'):
+    with pytest.raises(ValueError, match='nope.pt is not a TorchScript archive'):
         load_torchscript_tensors(tmp_path / 'nope.pt')
+    with zipfile.ZipFile(tmp_path / 'empty.pt', 'w') as zf:
+        zf.writestr('empty/code/__torch__.py', '')
+    with pytest.raises(ValueError, match='empty.pt: no data.pkl'):
+        load_torchscript_tensors(tmp_path / 'empty.pt')
+    torch.save({'w': torch.ones(2)}, tmp_path / 'plain.pt')  # a torch.save zip, no module
+    with pytest.raises(ValueError, match='plain.pt: .*not a TorchScript module'):
+        load_torchscript_tensors(tmp_path / 'plain.pt')
+
+
+def _write_torchscript_like(path, root):
+    """A zip laid out like torch.jit.save's (<name>/data.pkl, <name>/data/<key>, <name>/code/)
+    whose data.pkl pickles ``root`` with storages as persistent ids, as TorchScript does."""
+    storages = {}
+
+    class ArchivePickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, torch.storage.TypedStorage):
+                key = str(len(storages))
+                storages[key] = torch.empty(0, dtype=torch.uint8).set_(obj.untyped()).numpy().tobytes()
+                return ('storage', torch.FloatStorage, key, 'cpu', obj.size())
+            return None
+
+    buf = io.BytesIO()
+    ArchivePickler(buf, protocol=2).dump(root)
+    with zipfile.ZipFile(path, 'w') as zf:
+        zf.writestr('evil/data.pkl', buf.getvalue())
+        for key, raw in storages.items():
+            zf.writestr(f'evil/data/{key}', raw)
+        zf.writestr('evil/code/__torch__/evil.py', 'def forward(self, x):\n  return x\n')
+
+
+def test_torchscript_reader_never_runs_globals_from_data_pkl(tmp_path, monkeypatch):
+    marker = tmp_path / 'PWNED'
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f'touch {marker}',))
+
+    # a scripted module class as TorchScript names it: __torch__.<module>.<Class>
+    fake = types.ModuleType('__torch__.evil')
+
+    class Layer:
+        def __init__(self, attrs):
+            self.attrs = attrs
+
+        def __reduce__(self):
+            return (copyreg.__newobj__, (Layer,), self.attrs)  # NEWOBJ + BUILD, as TorchScript
+
+    Layer.__module__, Layer.__qualname__ = '__torch__.evil', 'Layer'
+    fake.Layer = Layer
+    monkeypatch.setitem(sys.modules, '__torch__', types.ModuleType('__torch__'))
+    monkeypatch.setitem(sys.modules, '__torch__.evil', fake)
+
+    pickle.loads(pickle.dumps(Evil()))  # the payload is live for a normal unpickler ...
+    assert marker.exists()
+    marker.unlink()
+
+    w, b = torch.arange(6, dtype=torch.float32).reshape(2, 3), torch.tensor([0.5, -1.0])
+    root = Layer({'training': False, 'weight': w, 'payload': Evil(),
+                  'sub': Layer({'bias': b, 'hook': Evil()})})
+    _write_torchscript_like(tmp_path / 'evil.pt', root)
+    got = load_torchscript_tensors(tmp_path / 'evil.pt')  # ... and inert here
+    assert not marker.exists()
+    assert list(got) == ['weight', 'sub.bias']
+    assert torch.equal(got['weight'], w) and torch.equal(got['sub.bias'], b)
+
+    _write_torchscript_like(tmp_path / 'evil_root.pt', Evil())
+    with pytest.raises(ValueError, match='evil_root.pt: .*not a TorchScript module'):
+        load_torchscript_tensors(tmp_path / 'evil_root.pt')
+    assert not marker.exists()
 
 
 def test_fid_inception_names_match_stylegan_export():

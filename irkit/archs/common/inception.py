@@ -12,14 +12,15 @@ Forward (as the export): uint8-range NCHW RGB input of any size, resized to 299x
 TF's legacy bilinear sampling (``grid_sample`` with a half-pixel correction, border
 padding), scaled by ``(x - 128) / 128``, returning the 2048-d pool features.
 
-:func:`load_torchscript_tensors` reads the tensors of a TorchScript archive *without*
-``torch.jit.load`` (no TorchScript code runs): it unpickles ``data.pkl`` with an
-allow-list that only rebuilds tensors and plain attribute records.
+:func:`load_torchscript_tensors` (from :mod:`irkit.fileio.safe_unpickle`, re-exported
+here) reads the tensors of a TorchScript archive *without* ``torch.jit.load``: it
+unpickles ``data.pkl`` with irkit's restricted unpickler, which rebuilds only tensors and
+containers and turns every global (the ``__torch__.*`` module classes, or anything
+foreign such as ``os.system``) into an inert record; no code from the file is imported
+or run.
 """
 from __future__ import annotations
 
-import io
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Dict, Union
@@ -28,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from irkit.fileio.safe_unpickle import load_torchscript_tensors
 from irkit.utils.weights import find_weights
 
 TORCHSCRIPT_FILE = 'inception-2015-12-05.pt'
@@ -218,82 +220,8 @@ class FIDInceptionV3(nn.Module):
 
 
 # ------------------------------------------------------------------ loading
-class _Record:
-    """Stand-in for a pickled TorchScript object: keeps its attribute dict."""
-
-    def __init__(self, *args):
-        self.attrs: dict = {}
-
-    def __setstate__(self, state):
-        self.attrs = state if isinstance(state, dict) else {'__state__': state}
-
-
-_DTYPES = {'FloatStorage': torch.float32, 'DoubleStorage': torch.float64,
-           'HalfStorage': torch.float16, 'BFloat16Storage': torch.bfloat16,
-           'LongStorage': torch.int64, 'IntStorage': torch.int32, 'ShortStorage': torch.int16,
-           'CharStorage': torch.int8, 'ByteStorage': torch.uint8, 'BoolStorage': torch.bool}
-
-
-def _rebuild_tensor(storage, offset, size, stride, *rest):
-    return torch.as_strided(storage, tuple(size), tuple(stride), offset)
-
-
-class _TensorOnlyUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, path: Path):
-        super().__init__(io.BytesIO(data))
-        self.archive, self.prefix, self.path = archive, prefix, path
-        self.storages: Dict[str, torch.Tensor] = {}
-
-    def find_class(self, module: str, name: str):
-        if module.startswith('__torch__'):
-            return type(name, (_Record,), {})
-        if module == 'torch._utils' and name in ('_rebuild_tensor', '_rebuild_tensor_v2'):
-            return _rebuild_tensor
-        if module == 'torch' and name in _DTYPES:
-            return name
-        if module == 'collections' and name == 'OrderedDict':
-            import collections
-            return collections.OrderedDict
-        raise pickle.UnpicklingError(
-            f'{self.path}: refusing to unpickle {module}.{name} (only tensors and module '
-            'attributes are read from TorchScript files)')
-
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and pid and pid[0] == 'storage'):
-            raise pickle.UnpicklingError(f'{self.path}: unexpected persistent id {pid!r}')
-        _, dtype_name, key, _location, numel = pid[:5]
-        if key not in self.storages:
-            raw = bytearray(self.archive.read(f'{self.prefix}data/{key}'))
-            dtype = _DTYPES[dtype_name] if isinstance(dtype_name, str) else torch.float32
-            self.storages[key] = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
-        return self.storages[key]
-
-
-def load_torchscript_tensors(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
-    """The named tensors (parameters and buffers) of a TorchScript ``.pt`` archive.
-
-    Reads ``*/data.pkl`` with an allow-list unpickler (no TorchScript or Python code from
-    the file runs) and flattens the module tree to ``a.b.c`` names like ``state_dict()``.
-    """
-    path = Path(path)
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f'{path} is not a TorchScript archive (not a zip file)')
-    with zipfile.ZipFile(path) as zf:
-        pkl = [n for n in zf.namelist() if n.endswith('data.pkl') and n.count('/') <= 1]
-        if not pkl:
-            raise ValueError(f'{path}: no data.pkl inside; not a TorchScript archive')
-        prefix = pkl[0][:-len('data.pkl')]
-        root = _TensorOnlyUnpickler(zf.read(pkl[0]), zf, prefix, path).load()
-    out: Dict[str, torch.Tensor] = {}
-
-    def walk(obj, name):
-        if isinstance(obj, torch.Tensor):
-            out[name] = obj
-        elif isinstance(obj, _Record):
-            for k, v in obj.attrs.items():
-                walk(v, f'{name}.{k}' if name else k)
-    walk(root, '')
-    return out
+# load_torchscript_tensors (imported above) lives in irkit.fileio.safe_unpickle, irkit's one
+# restricted unpickler; it is re-exported here for the FID / P-IDS code and its tests.
 
 
 # pytorch-fid's pt_inception-2015-12-05-6726825d.pth (torchvision names) -> these names
