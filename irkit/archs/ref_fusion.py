@@ -291,6 +291,19 @@ class _RefMatchMixin:
     psize: int
     num_nbr: int
 
+    def _set_match_args(self, name: str, scale: int, num_nbr: int, psize: int, lr_block_size: int,
+                        ref_down_block_size: float, dilations: Sequence[int]) -> None:
+        """Store and check the matching arguments every RefFusion net takes."""
+        if scale != 1:
+            raise ValueError(f'{name} restores at the input size: scale must be 1, got {scale}')
+        self.scale = scale
+        self.num_nbr = num_nbr
+        self.psize = psize
+        self.lr_block_size = lr_block_size
+        self.ref_down_block_size = ref_down_block_size
+        self.dilations = list(dilations)
+        self._check_match_args()
+
     def _check_match_args(self) -> None:
         if self.psize != 3:
             raise ValueError(f'psize must be 3 (the block windows add one position per side), '
@@ -373,15 +386,8 @@ class NAFNetRefFusion(_RefMatchMixin, nn.Module):
         if len(reffusion_n_blocks) < len(enc_blk_nums):
             raise ValueError(f'reffusion_n_blocks needs one entry per encoder level '
                              f'({len(enc_blk_nums)}), got {reffusion_n_blocks}')
-        if scale != 1:
-            raise ValueError(f'NAFNetRefFusion restores at the input size: scale must be 1, got {scale}')
-        self.scale = scale
-        self.num_nbr = num_nbr
-        self.psize = psize
-        self.lr_block_size = lr_block_size
-        self.ref_down_block_size = ref_down_block_size
-        self.dilations = list(dilations)
-        self._check_match_args()
+        self._set_match_args('NAFNetRefFusion', scale, num_nbr, psize, lr_block_size,
+                             ref_down_block_size, dilations)
 
         self.masa_enc = MASAEncoder(img_channel, nf, list(ext_n_blocks), num_levels=5)
         self.masa_blk_enc = nn.ModuleList()

@@ -86,16 +86,9 @@ class _TransformerRefFusion(_RefMatchMixin):
         if len(reffusion_n_blocks) < NUM_LEVELS:
             raise ValueError(f'{name}: reffusion_n_blocks needs one entry per encoder level '
                              f'({NUM_LEVELS}), got {reffusion_n_blocks}')
-        if scale != 1:
-            raise ValueError(f'{name} restores at the input size: scale must be 1, got {scale}')
-        self.scale = scale
-        self.num_nbr = num_nbr
-        self.psize = psize
-        self.lr_block_size = lr_block_size
-        self.ref_down_block_size = ref_down_block_size
-        self.dilations = list(dilations)
+        self._set_match_args(name, scale, num_nbr, psize, lr_block_size, ref_down_block_size,
+                             dilations)
         self.reffusion_n_blocks_middle = reffusion_n_blocks_middle  # unused (no middle fusion)
-        self._check_match_args()
         self.padder_size = 2 ** (NUM_LEVELS - 1)
 
         self.masa_enc = MASAEncoder(inp_channels, nf, list(ext_n_blocks), num_levels=NUM_LEVELS)
