@@ -5,40 +5,28 @@
 # (no edge loss), MixUp (Beta(0.6, 0.6), one lambda per sample) after epoch 5.
 # Test: the 1,280 SIDD validation blocks, float outputs (see _base_/datasets/sidd.py).
 _base_ = [
-    './_base_/default_runtime.py', './_base_/datasets/sidd.py',
+    './_base_/models/mprnet.py', './_base_/datasets/sidd.py',
     './_base_/schedules/mprnet_adam_warmup_cosine.py'
 ]
 
-_patch_size = 128
 _iters_per_epoch = 6000  # 96,000 patches / 16
 _warmup_iters = 3 * _iters_per_epoch
 _total_iters = 80 * _iters_per_epoch  # 480,000
 
 model = dict(
-    type='Restorer',
-    generator=dict(type='MPRNet', in_c=3, out_c=3, n_feat=80, scale_unetfeats=48,
-                   scale_orsnetfeats=32, num_cab=8, kernel_size=3, reduction=4, bias=False),
-    # official: Charbonnier(clamp(restored, 0, 1), target) per stage
+    generator=dict(n_feat=80, scale_unetfeats=48, scale_orsnetfeats=32),
+    # official: Charbonnier(clamp(restored, 0, 1), target) per stage, no edge loss
     losses=[dict(type='CharbonnierLoss', loss_weight=1.0, eps=1e-3)],
-    deep_supervision=True,
-    clamp_train_outputs=True,
-    pad_multiple=8,
-    data_preprocessor=dict(type='DataPreprocessor'))
-
+    clamp_train_outputs=True)
 train_pipeline = [
     dict(type='LoadImageFromFile', key='gt'),
     dict(type='LoadImageFromFile', key='lq'),
-    dict(type='PairedRandomCrop', gt_patch_size=_patch_size, pad_mode='reflect'),
+    dict(type='PairedRandomCrop', gt_patch_size=128, pad_mode='reflect'),
     dict(type='RandomDihedral', keys=['lq', 'gt']),
     dict(type='PackInputs', keys=['lq', 'gt']),
 ]
-train_dataloader = dict(
-    batch_size=16, num_workers=8, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='PairedImageDataset', gt_root='data/SIDD/train/target',
-                 lq_root='data/SIDD/train/input', pipeline=train_pipeline))
-
+train_dataloader = dict(dataset=dict(gt_root='data/SIDD/train/target',
+                                     lq_root='data/SIDD/train/input', pipeline=train_pipeline))
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-8))
 train_cfg = dict(type='IterTrainLoop', max_iters=_total_iters, val_interval=_iters_per_epoch)
 param_scheduler = [
@@ -51,8 +39,3 @@ custom_hooks = [
     dict(type='NonFiniteGuardHook', action='skip'),
     dict(type='VisualizationHook', max_samples=4),
 ]
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=5,
-                    save_best='PSNR', rule='greater'))
-randomness = dict(seed=1234, deterministic=False)

@@ -3,19 +3,9 @@
 # iterations, AdamW 3e-4 (wd 1e-4), grad-norm clip 0.01, constant lr for 92k then cosine to
 # 1e-6, L1 loss, progressive patches 128 -> 384, mixup (Beta(1.2, 1.2), half the
 # iterations), 8 GPUs.
-_base_ = [
-    './_base_/default_runtime.py', './_base_/schedules/restormer_300k.py'
-]
+_base_ = ['./_base_/models/restormer.py', './_base_/schedules/restormer_300k.py']
 
-model = dict(
-    type='Restorer',
-    generator=dict(type='Restormer', inp_channels=1, out_channels=1, dim=48,
-                   num_blocks=[4, 6, 6, 8], num_refinement_blocks=4, heads=[1, 2, 4, 8],
-                   ffn_expansion_factor=2.66, bias=False, LayerNorm_type='BiasFree',
-                   dual_pixel_task=False),
-    losses=[dict(type='L1Loss', loss_weight=1.0, reduction='mean')],
-    pad_multiple=8,
-    data_preprocessor=dict(type='DataPreprocessor'))
+model = dict(generator=dict(inp_channels=1, out_channels=1, LayerNorm_type='BiasFree'))
 
 # DFWB = DIV2K + Flickr2K + WaterlooED + BSD400 cut into 512px patches (overlap 96).
 # Blind model: sigma ~ U[0, 50] per image; the non-blind models use a constant sigma
@@ -28,11 +18,8 @@ train_pipeline = [
     dict(type='AddGaussianNoise', key='gt', out_key='lq', sigma=(0, 50), clip=False),
     dict(type='PackInputs', keys=['lq', 'gt']),
 ]
-train_dataloader = dict(
-    batch_size=8, num_workers=8, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageFolderDataset', data_root='data/DFWB', pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(_delete_=True, type='ImageFolderDataset', data_root='data/DFWB',
+                                     pipeline=train_pipeline))
 
 # Test: BSD68 (also Set12, Urban100) at sigma 15 / 25 / 50 (default 25:
 # --cfg-options test_dataloader.dataset.pipeline.1.sigma=50). Noise fixed per image
@@ -54,10 +41,6 @@ test_dataloader = val_dataloader
 val_evaluator = [dict(type='PSNR'), dict(type='SSIM')]
 test_evaluator = val_evaluator
 
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=1000),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=5,
-                    save_best='PSNR', rule='greater'))
 custom_hooks = [
     # progressive learning: (iterations, patch, batch per GPU) = (92k, 128, 8), (64k, 160, 5),
     # (48k, 192, 4), (36k, 256, 2), (36k, 320, 1), (24k, 384, 1)
@@ -67,4 +50,3 @@ custom_hooks = [
     dict(type='NonFiniteGuardHook', action='skip'),
     dict(type='VisualizationHook', max_samples=4),
 ]
-randomness = dict(seed=100, deterministic=False)

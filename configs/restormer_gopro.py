@@ -4,7 +4,7 @@
 # progressive patches 128 -> 384, 8 GPUs x batch 8 -> 1.
 # Test: GoPro test (HIDE / RealBlur with the same layout), RGB PSNR/SSIM on uint8 outputs.
 _base_ = [
-    './_base_/models/restormer_rgb.py', './_base_/datasets/gopro.py',
+    './_base_/models/restormer.py', './_base_/datasets/gopro.py',
     './_base_/schedules/restormer_300k.py'
 ]
 

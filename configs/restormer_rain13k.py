@@ -4,7 +4,7 @@
 # Test: Test100/Rain100H/Rain100L/Test2800/Test1200 on MATLAB's rounded Y channel.
 # Train: tools/dist_train.sh configs/restormer_rain13k.py 8
 _base_ = [
-    './_base_/models/restormer_rgb.py', './_base_/datasets/rain13k.py',
+    './_base_/models/restormer.py', './_base_/datasets/rain13k.py',
     './_base_/schedules/restormer_300k.py'
 ]
 

@@ -5,7 +5,7 @@
 # iterations unmixed), 8 GPUs x batch 8 -> 1.
 # Test: the 1,280 SIDD validation blocks, float outputs (see _base_/datasets/sidd.py).
 _base_ = [
-    './_base_/models/restormer_rgb.py', './_base_/datasets/sidd.py',
+    './_base_/models/restormer.py', './_base_/datasets/sidd.py',
     './_base_/schedules/restormer_300k.py'
 ]
 

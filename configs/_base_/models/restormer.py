@@ -1,6 +1,7 @@
-# Restormer's shared training recipe for RGB image-to-image tasks (official *_Restormer.yml):
-# the WithBias arch, L1 loss, 384px crops + 8 flips/rotations, progressive patches, hooks.
-# Task configs add their dataset and schedule bases and set train_dataloader.dataset roots.
+# Restormer's shared training recipe (official *_Restormer.yml): the WithBias RGB arch, L1 loss,
+# 384px crops + 8 flips/rotations, progressive patches, hooks. Task configs add their dataset and
+# schedule bases, set train_dataloader.dataset roots and override what differs (BiasFree
+# LayerNorm and MixUp for denoising, 1 channel for grey, their own pipelines).
 _base_ = ['../default_runtime.py']
 
 model = dict(
