@@ -4,19 +4,11 @@
 # 3e-4 (wd 1e-4), grad-norm clip 0.01, constant lr for 92k then cosine to 1e-6, L1 loss,
 # progressive patches 128 -> 384, 8 GPUs x batch 8 -> 1.
 _base_ = [
-    './_base_/default_runtime.py', './_base_/datasets/dpdd_dual.py',
+    './_base_/models/restormer.py', './_base_/datasets/dpdd_dual.py',
     './_base_/schedules/restormer_300k.py'
 ]
 
-model = dict(
-    type='Restorer',
-    generator=dict(type='Restormer', inp_channels=6, out_channels=3, dim=48,
-                   num_blocks=[4, 6, 6, 8], num_refinement_blocks=4, heads=[1, 2, 4, 8],
-                   ffn_expansion_factor=2.66, bias=False, LayerNorm_type='WithBias',
-                   dual_pixel_task=True),
-    losses=[dict(type='L1Loss', loss_weight=1.0, reduction='mean')],
-    pad_multiple=8,
-    data_preprocessor=dict(type='DataPreprocessor'))
+model = dict(generator=dict(inp_channels=6, dual_pixel_task=True))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', key='gt', color_type='unchanged'),
@@ -28,17 +20,10 @@ train_pipeline = [
     dict(type='PackInputs', keys=['lq', 'gt']),
 ]
 train_dataloader = dict(
-    batch_size=8, num_workers=8, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='DualPixelDataset', gt_root='data/DPDD/train/target_crops',
+    dataset=dict(_delete_=True, type='DualPixelDataset', gt_root='data/DPDD/train/target_crops',
                  lq_l_root='data/DPDD/train/inputL_crops',
                  lq_r_root='data/DPDD/train/inputR_crops', pipeline=train_pipeline))
 
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=1000),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=5,
-                    save_best='PSNR', rule='greater'))
 custom_hooks = [
     # progressive learning: (iterations, patch, batch per GPU) = (92k, 128, 8), (64k, 160, 5),
     # (48k, 192, 4), (36k, 256, 2), (36k, 320, 1), (24k, 384, 1)
@@ -48,4 +33,3 @@ custom_hooks = [
     # the 6-channel left|right input is no image: show output | target only
     dict(type='VisualizationHook', max_samples=4, keys=['pred', 'gt']),
 ]
-randomness = dict(seed=100, deterministic=False)
