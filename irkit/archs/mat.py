@@ -27,7 +27,7 @@ Both "style manipulation" dropouts are drawn on every forward, in eval mode too
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch

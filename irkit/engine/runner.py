@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import random
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import os.path as osp
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union

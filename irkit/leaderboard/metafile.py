@@ -41,7 +41,6 @@ example the DND online benchmark); its leaderboard row says why (``Eval: {Online
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -11,7 +11,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from irkit.leaderboard.metafile import (METAFILE_DIR, DatasetSpec, Metafile, ModelEntry, Result,
                                         load_metafiles, repo_path, substitute)
-from irkit.leaderboard.report import NOT_RUN, Row, judge, tolerance_for
+from irkit.leaderboard.report import Row, judge, tolerance_for
 
 
 @dataclass

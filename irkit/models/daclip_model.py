@@ -17,10 +17,9 @@ words; :class:`irkit.metrics.daclip.DegradationAccuracy` scores it.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from irkit.archs.clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SimpleTokenizer, tokenize

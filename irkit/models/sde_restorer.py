@@ -18,7 +18,7 @@ Luo et al., "Controlling Vision-Language Models for Multi-Task Image Restoration
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F

@@ -1,9 +1,9 @@
 """Loading and checking configs: misspelt or unknown keys stop the run."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional
 
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: F401  (DictAction re-exported)
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported)
 
 from irkit.registry import ConfigKeyError, check_arguments, closest
 

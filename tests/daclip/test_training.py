@@ -1,7 +1,6 @@
 """A few CPU training iterations of both stages, predictions, metric, EMA rule."""
 import copy
 
-import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
@@ -9,7 +8,7 @@ from irkit.metrics.daclip import DegradationAccuracy
 from irkit.models.daclip_model import DaCLIPModel
 from irkit.models.sde_restorer import SDERestorer, _EMA, clip_preprocess
 
-from ._tiny import TINY_CLIP, randomize_, text_ids, write_tiny_bpe
+from ._tiny import TINY_CLIP, text_ids, write_tiny_bpe
 
 DEGS = ('hazy', 'noisy', 'rainy')
 

@@ -6,7 +6,7 @@ import sys
 import torch
 
 from irkit.fileio.checkpoint import safe_load
-from tests.helpers import ROOT, TINY_DEMO, free_port, run_tool
+from tests.helpers import TINY_DEMO, free_port, run_tool
 
 DEMO = 'configs/demo_denoise.py'
 

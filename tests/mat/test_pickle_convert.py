@@ -1,5 +1,4 @@
 """Restricted loading of StyleGAN2-style MAT pickles and tools/convert_mat.py."""
-import os
 import pickle
 import sys
 import types

@@ -2,7 +2,6 @@
 file, key or config field (or is handled as documented), and nothing is written half-way."""
 import importlib.util
 import os
-import shutil
 
 import cv2
 import numpy as np
