@@ -24,13 +24,13 @@ re-estimates a model from a folder of pristine images like ``estimatemodelparam.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from scipy.special import gamma as gamma_fn
 
 from irkit.metrics.functional import rgb_to_y
 from irkit.registry import METRICS
@@ -45,7 +45,18 @@ PARAMS_SOURCE = ('http://live.ece.utexas.edu/research/quality/niqe_release.zip '
                  '(modelparameters.mat) or BasicSR basicsr/metrics/niqe_pris_params.npz')
 # MATLAB: gam = 0.2:0.001:10
 _GAM = 0.2 + 0.001 * np.arange(9801)
-_R_GAM = gamma_fn(2.0 / _GAM) ** 2 / (gamma_fn(1.0 / _GAM) * gamma_fn(3.0 / _GAM))
+
+
+@functools.lru_cache(maxsize=1)
+def _r_gam() -> np.ndarray:
+    """MATLAB's r_gam table over ``_GAM`` (scipy imported on first use, not with irkit)."""
+    from scipy.special import gamma
+    return gamma(2.0 / _GAM) ** 2 / (gamma(1.0 / _GAM) * gamma(3.0 / _GAM))
+
+
+def gamma_fn(x: float) -> float:
+    from scipy.special import gamma
+    return float(gamma(x))
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
 ParamsLike = Union[str, Path, Dict[str, np.ndarray], None]
 
@@ -73,7 +84,7 @@ def _estimate_aggd(vec: np.ndarray) -> Tuple[float, float, float]:
     rhatnorm = rhat * (gammahat ** 3 + 1) * (gammahat + 1) / (gammahat ** 2 + 1) ** 2
     # MATLAB's min() skips NaN and returns index 1 when everything is NaN (e.g. a flat
     # block: no negative or no positive coefficients), so alpha is then 0.2, betas NaN
-    alpha = float(_GAM[np.argmin((_R_GAM - rhatnorm) ** 2)]) if np.isfinite(rhatnorm) else 0.2
+    alpha = float(_GAM[np.argmin((_r_gam() - rhatnorm) ** 2)]) if np.isfinite(rhatnorm) else 0.2
     k = np.sqrt(gamma_fn(1 / alpha) / gamma_fn(3 / alpha))
     return alpha, float(left_std * k), float(right_std * k)
 
