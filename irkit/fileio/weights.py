@@ -125,3 +125,23 @@ def read_official(path: PathLike, fmt: str) -> Parts:
 
 __all__ = ['official_format', 'read_official', 'get_format', 'load_format_registry', 'strip_prefix',
            'tensor_dict', 'FORMATS', 'OfficialFormat', 'ConversionError']
+
+
+@official_format('mmagic', description="MMagic/MMEditing checkpoint ({'meta', 'state_dict'}; "
+                 "state_dict keys 'generator.*', 'disc.*', optionally 'generator_ema.*')")
+def mmagic_parts(ckpt: Any, path: str) -> Parts:
+    """MMagic's released inpainting/restoration checkpoints: mmengine dicts whose
+    ``state_dict`` prefixes the networks with ``generator.``, ``disc.`` (and ``generator_ema.``)."""
+    sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, Mapping) else None
+    sd = tensor_dict(sd, path, "['state_dict']")
+    parts = {}
+    for prefix, part in (('generator.', 'generator'), ('disc.', 'discriminator'),
+                         ('generator_ema.', 'generator_ema')):
+        sub = strip_prefix(sd, prefix)
+        if sub:
+            parts[part] = sub
+    if 'generator' not in parts:
+        tops = sorted({k.split('.', 1)[0] for k in sd})
+        raise ConversionError(f"{path}: not an MMagic checkpoint: no 'generator.*' weights in "
+                              f"['state_dict'] (top-level names: {', '.join(tops[:8])})")
+    return parts
