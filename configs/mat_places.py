@@ -40,10 +40,10 @@ model = dict(
     batch_gpu=batch_size_per_gpu,
     val_noise_mode='const',
     val_seed=240,
-    data_preprocessor=dict(type='DataPreprocessor', mean=[0.5] * 3, std=[0.5] * 3),  # [0,1] -> [-1,1]
+    data_preprocessor=dict(type='DataPreprocessor'),  # images stay in [0, 1]; the model maps to [-1, 1]
 )
 # MAT steps G and D separately and averages gradients itself: no DDP around the whole model
-model_wrapper_cfg = dict(type='irkit.MATDistributedWrapper')  # scoped: mmengine's wrap_model looks in its root registry
+model_wrapper_cfg = dict(type='irkit.GANDistributedWrapper')  # scoped: mmengine's wrap_model looks in its root registry
 
 train_pipeline = [
     dict(type='LoadImageFromFile', key='gt'),

@@ -1,11 +1,11 @@
-"""Inpaint an image with MAT.
+"""Inpaint an image with any inpainting config (MAT, LaMa, AOT-GAN, DeepFill, ...).
 
     python tools/inpaint.py configs/mat_places.py CHECKPOINT --img IMG --mask MASK --out OUT [--seed 240]
 
 MASK is a greyscale image of the same size as IMG: **white = hole** (to fill),
 black = known (``--mask-white-known`` for MAT's released masks, where white =
-known).  CHECKPOINT is an irkit/mmengine checkpoint of the config's model or the
-output of ``tools/convert_mat.py``.
+known).  CHECKPOINT is an irkit/mmengine checkpoint of the config's model or the output of
+``tools/convert_checkpoint.py``.
 """
 import argparse
 import os.path as osp
@@ -25,7 +25,7 @@ def parse_args(argv=None):
     p.add_argument('--out', required=True, help='output image path')
     p.add_argument('--seed', type=int, default=240, help='seed of z and the style-manipulation draws')
     p.add_argument('--mask-white-known', action='store_true', help="mask convention of MAT's released masks")
-    p.add_argument('--noise-mode', choices=['const', 'random', 'none'], default=None)
+    p.add_argument('--noise-mode', choices=['const', 'random', 'none'], default=None, help='MAT only')
     p.add_argument('--device', default='cpu')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)

@@ -1,13 +1,14 @@
-"""Inpainting front door (MAT): ``inpaint(model, img, mask)``.
+"""Inpainting front door for every inpainting config: ``inpaint(model, img, mask)``.
 
 Mask files are greyscale images where **white = hole** (pixels to fill) and black =
 known pixels (threshold 0.5); internally masks follow irkit's convention
 (1 = known, 0 = hole).  MAT's own released evaluation masks use the opposite
 convention: pass ``white_is_hole=False`` for those.
 
-The model works at its training resolution (``img_resolution``, 512 for the
-released weights): other sizes are resized to it (bicubic image, nearest mask),
-inpainted, resized back, and the known pixels of the input are kept exactly.
+Any image size works: networks with a padding multiple (LaMa: 8) are padded and cropped
+back, fixed-resolution networks (MAT, Co-ModGAN) are run at their training resolution
+(bicubic image, nearest mask) and resized back; the known pixels of the input are
+kept exactly.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from typing import Optional, Union
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from irkit.apis.restoration import init_model, read_rgb
 
@@ -69,16 +69,17 @@ def _as_mask(mask: Union[str, np.ndarray, torch.Tensor], white_is_hole: bool) ->
 @torch.no_grad()
 def inpaint(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor],
             mask: Union[str, np.ndarray, torch.Tensor], seed: Optional[int] = 240,
-            white_is_hole: bool = True, noise_mode: Optional[str] = None) -> torch.Tensor:
-    """Fill the holes of one image with a :class:`~irkit.models.mat_inpaintor.MATInpaintor`.
+            white_is_hole: bool = True, **kwargs) -> torch.Tensor:
+    """Fill the holes of one image with an inpainting model (``GANInpaintor`` or a subclass).
 
     Args:
-        model: from :func:`init_model` (``configs/mat_places.py`` + checkpoint).
+        model: from :func:`init_model` (an inpainting config + checkpoint).
         img: path, HxWx3 uint8 RGB array or (1x)3xHxW tensor in [0,1].
         mask: path of a mask image (white = hole unless ``white_is_hole=False``) or
             an array/tensor with 1 = known, 0 = hole.
-        seed: seeds z and MAT's style-manipulation draws (``None``: the global RNG).
-        noise_mode: override the model's ``val_noise_mode``.
+        seed: seeds the network's random draws (latents, noise; ``None``: the global RNG).
+        kwargs: model-specific options of ``model.inpaint`` (MAT: ``noise_mode``,
+            ``truncation_psi``).
 
     Returns a 3xHxW float tensor in [0,1] on the CPU.
     """
@@ -88,21 +89,13 @@ def inpaint(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor],
     if known.shape[-2:] != image.shape[-2:]:
         raise ValueError(f'mask size {tuple(known.shape[-2:])}{where} differs from the image size '
                          f'{tuple(image.shape[-2:])}')
-    if not hasattr(model, 'inpaint') or not hasattr(model, 'generator_ema'):
-        raise TypeError(f'inpaint() needs a MATInpaintor, got {type(model).__name__}')
+    if not hasattr(model, 'inpaint') or not hasattr(model, 'io'):
+        raise TypeError(f'inpaint() needs an inpainting model (GANInpaintor), got {type(model).__name__}; '
+                        'is the config an inpainting config?')
     device = next(model.parameters()).device
-    res = model.generator_ema.img_resolution
-    h, w = image.shape[-2:]
-    x, m = image.to(device), known.to(device)
-    if (h, w) != (res, res):
-        x = F.interpolate(x, size=(res, res), mode='bicubic', align_corners=False).clamp(0, 1)
-        m = F.interpolate(m, size=(res, res), mode='nearest')
-    out = model.inpaint(x * 2 - 1, m, seed=seed, noise_mode=noise_mode)
-    out = ((out + 1) / 2).clamp(0, 1)
-    if (h, w) != (res, res):
-        out = F.interpolate(out, size=(h, w), mode='bicubic', align_corners=False).clamp(0, 1)
-    out = out.cpu() * (1 - known) + image * known  # keep the known pixels exactly
-    return out[0]
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    out = model.inpaint(image.to(device), known.to(device), seed=seed, **kwargs)
+    return out.cpu()[0]
 
 
 def save_rgb(img: torch.Tensor, path: str) -> None:

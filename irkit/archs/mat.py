@@ -638,6 +638,13 @@ class MATGenerator(nn.Module):
     def num_ws(self) -> int:
         return self.synthesis.num_layers
 
+    @property
+    def inpaint_io(self) -> dict:
+        """irkit's adapter: [-1, 1] images, mask 1 = known, the net masks and composites
+        itself; fixed resolution (``MATInpaintor`` calls the mapping and synthesis itself)."""
+        return dict(value_range=(-1.0, 1.0), mask='known', hole_fill=None, outputs=('pred', 'stage1'),
+                    resize_to=self.img_resolution)
+
     def forward(self, images_in: torch.Tensor, masks_in: torch.Tensor, z: torch.Tensor,
                 c: Optional[torch.Tensor] = None, truncation_psi: float = 1,
                 truncation_cutoff: Optional[int] = None, skip_w_avg_update: bool = False,

@@ -6,6 +6,9 @@ import subprocess
 
 import torch
 import torch.distributed as dist
+import torch.nn as nn
+
+from irkit.registry import MODEL_WRAPPERS
 
 
 def default_backend() -> str:
@@ -59,7 +62,7 @@ def adapt_model_wrapper(cfg) -> None:
     """On CPU, DDP must get ``device_ids=None`` (mmengine passes the local rank otherwise).
 
     Only wrappers that are ``DistributedDataParallel`` subclasses are touched; a
-    model's own wrapper (e.g. ``irkit.MATDistributedWrapper``) is left as it is.
+    model's own wrapper (e.g. ``irkit.GANDistributedWrapper``) is left as it is.
     """
     if torch.cuda.is_available():
         return
@@ -76,3 +79,64 @@ def adapt_model_wrapper(cfg) -> None:
     if isinstance(cls, type) and issubclass(cls, DistributedDataParallel):
         wrapper['device_ids'] = None
         wrapper.setdefault('broadcast_buffers', False)
+
+
+def world_size() -> int:
+    """Number of processes of the job (1 without a process group)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def all_reduce_grads(module: nn.Module) -> None:
+    """Average the gradients of ``module``'s trainable parameters over all processes.
+
+    Non-finite values are replaced after the average (NaN -> 0, +-inf -> +-1e5), as
+    StyleGAN2-ADA's training loop does.
+    """
+    if world_size() == 1 or module is None:
+        return
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        return
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
+    dist.all_reduce(flat)
+    flat /= world_size()
+    flat = torch.nan_to_num(flat, nan=0, posinf=1e5, neginf=-1e5)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset:offset + n].view_as(p).clone()
+        offset += n
+
+
+@MODEL_WRAPPERS.register_module()
+class GANDistributedWrapper(nn.Module):
+    """Distributed wrapper for models that average their own gradients (GAN training).
+
+    A model that steps several networks separately in one iteration (generator,
+    discriminator, lazy regularisation: what one DDP wrapper around the whole model cannot
+    express) calls :func:`all_reduce_grads` before each step; this wrapper broadcasts rank
+    0's parameters and buffers once and forwards ``train_step``/``val_step``/``test_step``.
+    Works with any backend, CPU (gloo) included. ``broadcast_buffers`` and
+    ``find_unused_parameters`` are accepted for compatibility with DDP configs and have no effect.
+    """
+
+    def __init__(self, module: nn.Module, broadcast_buffers: bool = False,
+                 find_unused_parameters: bool = False) -> None:
+        super().__init__()
+        self.module = module
+        if world_size() > 1:
+            with torch.no_grad():
+                for t in list(module.parameters()) + list(module.buffers()):
+                    dist.broadcast(t.data, src=0)
+
+    def train_step(self, data, optim_wrapper):
+        return self.module.train_step(data, optim_wrapper)
+
+    def val_step(self, data):
+        return self.module.val_step(data)
+
+    def test_step(self, data):
+        return self.module.test_step(data)
+
+    def forward(self, *args, **kwargs):
+        return self.module(*args, **kwargs)

@@ -11,11 +11,28 @@ discriminator's logits. Types:
 * ``'lsgan'``: MSE to the labels; ``'wgan'``: ``-mean(D)`` for real, ``mean(D)`` for fake;
   ``'wgan_softplus'``: softplus form of WGAN;
 * ``'hinge'``: discriminator ``relu(1 - D)`` (real) / ``relu(1 + D)`` (fake); generator
-  ``-mean(D)``.
+  ``-mean(D)``;
+* ``'smgan'``: AOT-GAN's soft-mask-guided PatchGAN (least squares). The D map is
+  resized (bilinear, ``align_corners=True``) to the mask's size when they differ; the
+  discriminator's target is 0 for real images and the hole mask blurred by a 71 x 71
+  Gaussian (sigma 10, zero padding) for fakes; the generator's target is 1.
 
-``loss_weight`` scales the generator loss only (``is_disc=False``), as in BasicSR.
+Inpainting variants take the hole mask (``N x 1 x H x W``, 1 = hole) as ``mask=``.
+``mask_as_fake_target=True`` (LaMa's ``NonSaturatingWithR1``, logistic types only): in
+the discriminator's fake loss only the hole pixels count as fake, known pixels of the
+fake image as real: ``m * softplus(D) + (1 - m) * softplus(-D)`` with the mask resized
+(nearest) to the D map.
+
+``loss_weight`` scales the generator loss only (``is_disc=False``), as in BasicSR and
+MMagic.
+
+Also here: :class:`R1Penalty`, :class:`GradientPenaltyLoss` (WGAN-GP, optionally
+mask-weighted as MMagic's DeepFill v1 uses it), :class:`DiscShiftLoss` and
+:class:`FeatureMatchingLoss` (pix2pixHD/LaMa).
 """
 from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -24,7 +41,7 @@ import torch.nn.functional as F
 from irkit.losses.pixel_loss import _check_reduction
 from irkit.registry import LOSSES
 
-GAN_TYPES = ('vanilla', 'logistic', 'nonsaturating', 'lsgan', 'wgan', 'wgan_softplus', 'hinge')
+GAN_TYPES = ('vanilla', 'logistic', 'nonsaturating', 'lsgan', 'wgan', 'wgan_softplus', 'hinge', 'smgan')
 
 
 def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -37,17 +54,25 @@ class GANLoss(nn.Module):
 
     def __init__(self, gan_type: str = 'logistic', real_label_val: float = 1.0,
                  fake_label_val: float = 0.0, loss_weight: float = 1.0,
-                 reduction: str = 'mean') -> None:
+                 reduction: str = 'mean', mask_as_fake_target: bool = False,
+                 smgan_kernel_size: int = 71, smgan_sigma: float = 10.0) -> None:
         super().__init__()
         if gan_type not in GAN_TYPES:
             raise ValueError(f"GANLoss: gan_type must be one of {GAN_TYPES}, got '{gan_type}'")
         _check_reduction('GANLoss', reduction)
+        if mask_as_fake_target and gan_type not in ('logistic', 'nonsaturating', 'vanilla'):
+            raise ValueError(f"GANLoss: mask_as_fake_target needs a logistic gan_type, got '{gan_type}'")
         self.gan_type, self.loss_weight, self.reduction = gan_type, loss_weight, reduction
         self.real_label_val, self.fake_label_val = real_label_val, fake_label_val
+        self.mask_as_fake_target = mask_as_fake_target
+        self.smgan_kernel_size, self.smgan_sigma = int(smgan_kernel_size), float(smgan_sigma)
 
-    def forward(self, pred: torch.Tensor, target_is_real: bool, is_disc: bool = False) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, target_is_real: bool, is_disc: bool = False,
+                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         t, r = self.gan_type, self.reduction
-        if t in ('logistic', 'nonsaturating'):
+        if t == 'smgan':
+            loss = self._smgan(pred, target_is_real, is_disc, mask)
+        elif t in ('logistic', 'nonsaturating'):
             loss = F.softplus(-pred) if target_is_real else F.softplus(pred)
         elif t == 'vanilla':
             label = self.real_label_val if target_is_real else self.fake_label_val
@@ -64,8 +89,43 @@ class GANLoss(nn.Module):
                 loss = F.relu(1 - pred) if target_is_real else F.relu(1 + pred)
             else:
                 loss = -pred
+        if self.mask_as_fake_target and is_disc and not target_is_real:
+            if mask is None:
+                raise ValueError('GANLoss(mask_as_fake_target=True) needs the hole mask (mask=)')
+            m = F.interpolate(mask.to(pred.dtype), size=pred.shape[-2:], mode='nearest')
+            as_real = (F.binary_cross_entropy_with_logits(pred, torch.full_like(pred, self.real_label_val),
+                                                          reduction='none')
+                       if t == 'vanilla' else F.softplus(-pred))
+            loss = loss * m + (1 - m) * as_real
         loss = _reduce(loss, r)
         return loss if is_disc else loss * self.loss_weight
+
+    def _smgan(self, pred, target_is_real, is_disc, mask):
+        if mask is None:
+            raise ValueError("GANLoss(gan_type='smgan') needs the hole mask (mask=)")
+        if pred.shape[-2:] != mask.shape[-2:]:
+            pred = F.interpolate(pred, size=mask.shape[-2:], mode='bilinear', align_corners=True)
+        if is_disc and not target_is_real:
+            target = gaussian_blur(mask.to(pred.dtype), self.smgan_kernel_size, self.smgan_sigma).detach()
+        else:
+            target = torch.full_like(pred, 1.0 if target_is_real and not is_disc else 0.0)
+        return (pred - target) ** 2
+
+
+def gaussian_kernel1d(size: int, sigma: float, dtype=torch.float64) -> torch.Tensor:
+    """Normalised 1-D Gaussian of ``size`` taps centred at ``(size - 1) / 2``."""
+    x = torch.arange(size, dtype=dtype) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def gaussian_blur(x: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of NCHW ``x`` with zero padding (output the size of ``x``)."""
+    k = gaussian_kernel1d(size, sigma).to(x)
+    c = x.shape[1]
+    pad = (size - 1) // 2
+    x = F.conv2d(F.pad(x, (pad, size - 1 - pad, 0, 0)), k.view(1, 1, 1, -1).expand(c, 1, 1, size), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, pad, size - 1 - pad)), k.view(1, 1, -1, 1).expand(c, 1, size, 1), groups=c)
 
 
 def r1_penalty(real_pred: torch.Tensor, real_img: torch.Tensor) -> torch.Tensor:
@@ -95,3 +155,78 @@ class R1Penalty(nn.Module):
     def forward(self, real_pred: torch.Tensor, real_img: torch.Tensor) -> torch.Tensor:
         pen = r1_penalty(real_pred, real_img) * (self.gamma / 2)
         return self.loss_weight * _reduce(pen, self.reduction)
+
+
+@LOSSES.register_module()
+class GradientPenaltyLoss(nn.Module):
+    """WGAN-GP (Gulrajani et al., 2017) on random interpolates of real and fake images.
+
+    ``loss(disc, real, fake, mask=None)``: ``x = a * real + (1 - a) * fake`` with
+    ``a ~ U(0, 1)`` per sample, ``g = grad_x sum(disc(x))``; with a ``mask`` the gradient
+    is multiplied by it and the penalty divided by ``mean(mask)`` (MMagic's DeepFill v1,
+    following the official masked GP). ``norm_mode='pixel'`` takes the L2 norm over
+    channels per pixel, ``'HWC'`` over the whole sample; penalty ``mean((|g| - 1)^2)``.
+    """
+
+    def __init__(self, loss_weight: float = 10.0, norm_mode: str = 'pixel') -> None:
+        super().__init__()
+        if norm_mode not in ('pixel', 'HWC'):
+            raise ValueError(f"GradientPenaltyLoss: norm_mode must be 'pixel' or 'HWC', got '{norm_mode}'")
+        self.loss_weight, self.norm_mode = loss_weight, norm_mode
+
+    def forward(self, discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                fake: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        n = real.shape[0]
+        alpha = torch.rand(n, 1, 1, 1, device=real.device, dtype=real.dtype)
+        x = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+        d = discriminator(x)
+        (grad,) = torch.autograd.grad(d, x, grad_outputs=torch.ones_like(d), create_graph=True)
+        if mask is not None:
+            grad = grad * mask
+        if self.norm_mode == 'pixel':
+            pen = ((grad.norm(2, dim=1) - 1) ** 2).mean()
+        else:
+            pen = ((grad.reshape(n, -1).norm(2, dim=1) - 1) ** 2).mean()
+        if mask is not None:
+            pen = pen / mask.mean()
+        return self.loss_weight * pen
+
+
+@LOSSES.register_module()
+class DiscShiftLoss(nn.Module):
+    """``loss_weight * mean(D(x) ** 2)``: keeps the critic's output near 0 (Karras et al. 2018's
+    epsilon-drift; MMagic's DeepFill v1 uses it on real and fake logits)."""
+
+    def __init__(self, loss_weight: float = 0.1) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.loss_weight * (x ** 2).mean()
+
+
+@LOSSES.register_module()
+class FeatureMatchingLoss(nn.Module):
+    """Discriminator feature matching (pix2pixHD; LaMa's ``feature_matching_loss``).
+
+    ``loss(fake_features, real_features)``: mean over layers of ``MSE(fake_l, real_l)``
+    (real features detached), times ``loss_weight``. ``criterion='l1'`` uses L1 instead.
+    In an inpainting model's ``losses`` it reads the discriminator's features of the fake
+    and the real image by default (``inpaint_inputs``).
+    """
+    inpaint_inputs = ('fake_features', 'real_features')
+
+    def __init__(self, loss_weight: float = 1.0, criterion: str = 'mse') -> None:
+        super().__init__()
+        if criterion not in ('mse', 'l1'):
+            raise ValueError(f"FeatureMatchingLoss: criterion must be 'mse' or 'l1', got '{criterion}'")
+        self.loss_weight, self.criterion = loss_weight, criterion
+
+    def forward(self, fake_features: Sequence[torch.Tensor], real_features: Sequence[torch.Tensor]) -> torch.Tensor:
+        if len(fake_features) != len(real_features) or not fake_features:
+            raise ValueError(f'FeatureMatchingLoss: got {len(fake_features)} fake and {len(real_features)} '
+                             'real feature maps (need the same non-zero number; does the discriminator '
+                             "return features? disc_io returns='logits_features')")
+        fn = F.mse_loss if self.criterion == 'mse' else F.l1_loss
+        vals = [fn(f, r.detach()) for f, r in zip(fake_features, real_features)]
+        return self.loss_weight * torch.stack(vals).mean()

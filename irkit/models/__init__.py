@@ -4,4 +4,5 @@ from irkit.models import restorer  # noqa: F401
 from irkit.models import sde_restorer  # noqa: F401
 from irkit.models import daclip_model  # noqa: F401
 from irkit.models import tdr  # noqa: F401
+from irkit.models import gan_inpaintor  # noqa: F401
 from irkit.models import mat_inpaintor  # noqa: F401

@@ -27,6 +27,7 @@ from torch import nn
 
 from irkit.archs.clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from irkit.models.irsde import IRSDE, MatchingLoss
+from irkit.models.ema import EMAPytorchSchedule
 from irkit.registry import ARCHS, MODELS
 
 __all__ = ['SDERestorer', 'clip_preprocess']
@@ -51,45 +52,6 @@ def clip_preprocess(img: torch.Tensor, size: int = 224, quantize: bool = True) -
     mean = img.new_tensor(OPENAI_CLIP_MEAN).view(1, 3, 1, 1)
     std = img.new_tensor(OPENAI_CLIP_STD).view(1, 3, 1, 1)
     return (img - mean) / std
-
-
-class _EMA:
-    """``ema_pytorch.EMA`` update rule (step counter, warm-up copy, decay schedule)."""
-
-    def __init__(self, beta: float, update_every: int, update_after_step: int,
-                 inv_gamma: float = 1.0, power: float = 2 / 3, min_value: float = 0.0) -> None:
-        self.beta, self.update_every, self.update_after_step = beta, update_every, update_after_step
-        self.inv_gamma, self.power, self.min_value = inv_gamma, power, min_value
-
-    def decay(self, step: int) -> float:
-        epoch = max(step - self.update_after_step - 1, 0.)
-        if epoch <= 0:
-            return 0.
-        value = 1 - (1 + epoch / self.inv_gamma) ** -self.power
-        return min(max(value, self.min_value), self.beta)
-
-    @torch.no_grad()
-    def update(self, ema: nn.Module, model: nn.Module, step_buf: torch.Tensor,
-               initted: torch.Tensor) -> None:
-        step = int(step_buf.item())
-        step_buf += 1
-        if step % self.update_every:
-            return
-        pairs = list(zip(ema.parameters(), model.parameters()))
-        if step <= self.update_after_step or not bool(initted.item()):
-            for e, m in pairs:
-                e.copy_(m)
-            for e, m in zip(ema.buffers(), model.buffers()):
-                e.copy_(m)
-            if step > self.update_after_step:
-                initted.fill_(True)
-            else:
-                return
-        d = self.decay(int(step_buf.item()))
-        for e, m in pairs:
-            e.lerp_(m, 1. - d)
-        for e, m in zip(ema.buffers(), model.buffers()):
-            e.copy_(m)
 
 
 @MODELS.register_module()
@@ -144,7 +106,7 @@ class SDERestorer(BaseModel):
             self.generator_ema = copy.deepcopy(self.generator)
             for p in self.generator_ema.parameters():
                 p.requires_grad = False
-            self._ema = _EMA(ema_decay, ema_update_every, ema_update_after_step)
+            self._ema = EMAPytorchSchedule(ema_decay, ema_update_every, ema_update_after_step)
             self.register_buffer('ema_step', torch.zeros((), dtype=torch.long))
             self.register_buffer('ema_initted', torch.zeros((), dtype=torch.bool))
 

@@ -6,7 +6,8 @@ from mmengine.optim import OptimWrapper
 
 from irkit.metrics.daclip import DegradationAccuracy
 from irkit.models.daclip_model import DaCLIPModel
-from irkit.models.sde_restorer import SDERestorer, _EMA, clip_preprocess
+from irkit.models.ema import EMAPytorchSchedule
+from irkit.models.sde_restorer import SDERestorer, clip_preprocess
 
 from ._tiny import TINY_CLIP, text_ids, write_tiny_bpe
 
@@ -133,7 +134,7 @@ def test_stage2_loss_matches_recipe():
 
 
 def test_ema_rule_matches_ema_pytorch():
-    ema_rule = _EMA(beta=0.995, update_every=2, update_after_step=2)
+    ema_rule = EMAPytorchSchedule(beta=0.995, update_every=2, update_after_step=2)
     net, ema = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     step, initted = torch.zeros((), dtype=torch.long), torch.zeros((), dtype=torch.bool)
     history = []
