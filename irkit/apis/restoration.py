@@ -3,34 +3,71 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Iterable, List, Optional, Union
 
 import cv2
 import numpy as np
 import torch
 
+if TYPE_CHECKING:
+    from mmengine.config import Config
+
 IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def init_model(config: Union[str, 'Config'], checkpoint: Optional[str] = None, device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> torch.nn.Module:
-    """Build ``config``'s model, load ``checkpoint`` strictly, put it in eval mode on ``device``."""
+               cfg_options: Optional[dict] = None, pretrained: bool = False,
+               fmt: Optional[str] = None) -> torch.nn.Module:
+    """Build a model, load its weights strictly, put it in eval mode on ``device``.
+
+    Args:
+        config: a config file, a loaded ``Config``, or a model-zoo name from
+            ``configs/metafiles`` (e.g. ``'restormer_rain13k'``; ``docs/model_zoo.md`` lists them).
+        checkpoint: a file path, or a bare file name looked up in ``$IRKIT_WEIGHTS`` and
+            ``~/.cache/irkit/weights`` (see :mod:`irkit.fileio.weights`).
+        pretrained: with a zoo name and no ``checkpoint``, load the released file
+            (looked up as above, SHA-256 checked when the metafile records it, read in its
+            official format); a missing file raises an error naming it and its download page.
+        fmt: the official format of ``checkpoint`` (``tools/convert_checkpoint.py --list-formats``)
+            to load it without converting it first.
+    """
+    import os.path as osp
+
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
-    from irkit.fileio.checkpoint import load_checkpoint
+    from irkit.fileio.weights import load_weights, resolve_checkpoint, verify_sha256, zoo_entry
     from irkit.registry import MODELS
     from irkit.utils.config import load_config
 
+    zoo_name = None
+    if isinstance(config, str) and not osp.isfile(config):
+        hit = zoo_entry(config)
+        if hit is None:
+            raise FileNotFoundError(f"config not found: {config} (nor is it a model name of "
+                                    'configs/metafiles, see docs/model_zoo.md)')
+        from irkit.leaderboard.metafile import repo_path
+        zoo_name, entry = config, hit[1]
+        config = repo_path(entry.config, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+        cfg_options = {**entry.cfg_options, **(cfg_options or {})}
+        if pretrained and checkpoint is None:
+            checkpoint, fmt = entry.weights.file, fmt or entry.converter
+    elif pretrained and checkpoint is None:
+        raise ValueError('init_model(pretrained=True) needs a model-zoo name (or give checkpoint=)')
     cfg = load_config(config, cfg_options) if isinstance(config, str) else config
     if not isinstance(cfg, Config):
         cfg = Config(cfg)
+    path = None
+    if checkpoint is not None:
+        path = resolve_checkpoint(checkpoint, zoo_name)
+        if zoo_name is not None and pretrained:
+            verify_sha256(path, entry.weights.sha256, entry.weights.url)
     scope = DefaultScope.get_current_instance()
     if scope is None or scope.scope_name != 'irkit':
         DefaultScope.get_instance(f'irkit_api_{id(cfg)}', scope_name='irkit')
     model = MODELS.build(cfg.model)
-    if checkpoint is not None:
-        load_checkpoint(model, checkpoint, strict=True)
+    if path is not None:
+        load_weights(model, str(path), strict=True, fmt=fmt)
     model.cfg = cfg
     return model.to(device).eval()
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from irkit.archs.tdr_mapper import CleanMapper, Mapper
-from irkit.utils.weights import MissingWeightsError
+from irkit.fileio.weights import MissingWeightsError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -226,20 +226,11 @@ def _check_dir(path: Union[str, Path, None], what: str, key: str, subfolders=())
 
 
 def _load_state(path: Union[str, Path], what: str, key: str) -> Dict[str, torch.Tensor]:
+    from irkit.fileio.weights import read_state_dict
     p = Path(path).expanduser()
     if not p.is_file():
         raise MissingWeightsError(f"{what} '{p}' not found (set {key} to the trained .pt file)")
-    try:
-        from irkit.fileio.checkpoint import safe_load
-        state = safe_load(str(p), map_location='cpu')
-    except ImportError:  # pragma: no cover
-        state = torch.load(str(p), map_location='cpu', weights_only=True)
-    if isinstance(state, dict):
-        for k in ('state_dict', 'params'):
-            if k in state and isinstance(state[k], dict):
-                state = state[k]
-                break
-    return state
+    return read_state_dict(p)
 
 
 def load_mapper_state(module: nn.Module, path: Union[str, Path], what: str, key: str,

@@ -41,7 +41,7 @@ __all__ = [
     'CLIPVisionCfg', 'CLIPTextCfg', 'CLIP', 'VisionTransformer', 'TextTransformer', 'Transformer',
     'ResidualAttentionBlock', 'LayerNorm', 'QuickGELU', 'CLIP_MODEL_CONFIGS', 'get_clip_config',
     'build_clip', 'SimpleTokenizer', 'tokenize', 'OPENAI_CLIP_MEAN', 'OPENAI_CLIP_STD',
-    'BPE_FILENAME', 'load_clip_state_dict', 'locate_weights'
+    'BPE_FILENAME'
 ]
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -497,44 +497,6 @@ class CLIP(nn.Module):
             return dict(image_features=image_features, text_features=text_features,
                         logit_scale=self.logit_scale.exp())
         return image_features, text_features, self.logit_scale.exp()
-
-
-def load_clip_state_dict(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
-    """Read an OpenCLIP/DA-CLIP checkpoint: raw state dict or ``{'state_dict': ...}``,
-    ``module.`` prefixes stripped. Loads with ``weights_only=True``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'CLIP checkpoint not found: {path}')
-    try:
-        from irkit.fileio.checkpoint import safe_load
-        ckpt = safe_load(str(path), map_location='cpu')
-    except ImportError:
-        if path.suffix == '.safetensors':
-            from safetensors.torch import load_file
-            ckpt = load_file(str(path))
-        else:
-            ckpt = torch.load(str(path), map_location='cpu', weights_only=True)
-    if isinstance(ckpt, dict) and 'state_dict' in ckpt:
-        ckpt = ckpt['state_dict']
-    if not isinstance(ckpt, dict) or not ckpt:
-        raise ValueError(f'{path}: not a state dict')
-    if next(iter(ckpt)).startswith('module.'):
-        ckpt = {k[len('module.'):]: v for k, v in ckpt.items()}
-    return ckpt
-
-
-def locate_weights(path: Union[str, Path], config_key: str, source: str = '') -> Path:
-    """Resolve a weight file: an existing path is used as is; a bare file name (or a
-    missing path) is also looked up in ``$IRKIT_WEIGHTS`` and ``~/.cache/irkit/weights``.
-    Raises :class:`irkit.utils.weights.MissingWeightsError` naming the file."""
-    from irkit.utils.weights import MissingWeightsError, find_weights
-    path = Path(path)
-    if path.is_file():
-        return path
-    try:
-        return find_weights(path.name, None, config_key=config_key, source=source)
-    except MissingWeightsError as e:
-        raise MissingWeightsError(f"'{path}' does not exist; {e}") from None
 
 
 def build_clip(model_name: Optional[str] = None, clip_cfg: Optional[dict] = None) -> CLIP:

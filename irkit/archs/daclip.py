@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irkit.archs.clip import CLIP, Transformer, build_clip, load_clip_state_dict, locate_weights
+from irkit.archs.clip import CLIP, Transformer, build_clip
+from irkit.fileio.weights import locate_weights, read_state_dict
+from irkit.fileio.weights import official_format, pick_state, tensor_dict, unwrap
 from irkit.registry import ARCHS
 
 __all__ = ['ControlTransformer', 'DaCLIP', 'DEGRADATIONS']
@@ -90,7 +92,7 @@ class DaCLIP(nn.Module):
             accepted).
         pretrained: a released DA-CLIP checkpoint (``daclip_ViT-B-32.pt``), loaded
             strictly into the whole model. Missing files raise
-            :class:`~irkit.utils.weights.MissingWeightsError` naming the file.
+            :class:`~irkit.fileio.weights.MissingWeightsError` naming the file.
         clip_pretrained: base OpenCLIP weights (e.g. ViT-B-32 ``laion2b_s34b_b79k``,
             ``open_clip_pytorch_model.bin``) loaded strictly into ``clip``; the
             controller is then initialised from them (``initial_controller``) — the
@@ -126,7 +128,7 @@ class DaCLIP(nn.Module):
 
         if clip_pretrained is not None:
             path = locate_weights(clip_pretrained, 'clip_pretrained', OPENCLIP_WEIGHTS_URL)
-            self.clip.load_state_dict(load_clip_state_dict(path), strict=True)
+            self.clip.load_state_dict(read_state_dict(path), strict=True)
             self.initial_controller()
         if pretrained is not None:
             self.load_pretrained(pretrained)
@@ -136,7 +138,7 @@ class DaCLIP(nn.Module):
     def load_pretrained(self, path: Union[str, Path]) -> None:
         """Strictly load a DA-CLIP checkpoint (raw or ``{'state_dict': ...}``)."""
         path = locate_weights(path, 'pretrained', DACLIP_WEIGHTS_URL)
-        state = load_clip_state_dict(path)
+        state = read_state_dict(path)
         missing, unexpected = self.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise RuntimeError(
@@ -216,3 +218,9 @@ class DaCLIP(nn.Module):
         return dict(image_features=image_features, text_features=text_features,
                     image_degra_features=image_degra_features,
                     text_degra_features=text_degra_features, logit_scale=self.logit_scale.exp())
+
+
+@official_format('daclip', description='DA-CLIP release daclip_ViT-B-32.pt: the whole DaCLIP state dict')
+def daclip_parts(ckpt, path: str) -> dict:
+    sd = pick_state(ckpt, ('state_dict', 'params', 'model'), path, 'daclip')
+    return {'daclip': unwrap(tensor_dict(sd, path, 'the state dict'))}

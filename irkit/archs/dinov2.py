@@ -116,7 +116,7 @@ class Block(nn.Module):
 
 
 def _resolve_weights(pretrained: str):
-    from irkit.utils.weights import find_weights
+    from irkit.fileio.weights import find_weights
     config_key = 'model.ref_matcher.pretrained'
     if os.sep not in pretrained and not os.path.exists(pretrained):
         # a bare file name: look for it in $IRKIT_WEIGHTS / ~/.cache/irkit/weights
@@ -136,7 +136,7 @@ class DinoVisionTransformer(nn.Module):
     ``init_values`` (LayerScale init; ``None``/0 = no LayerScale), ``interpolate_offset``.
         pretrained: optional weights, loaded strictly: a file, a folder holding
             ``dinov2_vitb14_pretrain.pth``, or a bare file name looked up in
-            ``$IRKIT_WEIGHTS`` (:func:`irkit.utils.weights.find_weights`; a
+            ``$IRKIT_WEIGHTS`` (:func:`irkit.fileio.weights.find_weights`; a
             ``MissingWeightsError`` names the file, the places looked at and the URL).
     """
 
@@ -160,8 +160,8 @@ class DinoVisionTransformer(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, embed_dim))  # unused; in the official file
         self._init_weights()
         if pretrained:
-            from irkit.fileio.checkpoint import load_checkpoint
-            load_checkpoint(self, str(_resolve_weights(pretrained)), strict=True)
+            from irkit.fileio.weights import load_weights
+            load_weights(self, str(_resolve_weights(pretrained)), strict=True)
 
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)

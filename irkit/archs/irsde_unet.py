@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irkit.fileio.weights import official_format, pick_state, tensor_dict, unwrap
 from irkit.registry import ARCHS
 
 __all__ = ['ConditionalUNet', 'SpatialTransformer', 'LinearAttention', 'ResBlock']
@@ -395,3 +396,10 @@ class ConditionalUNet(nn.Module):
         x = self.final_res_block(torch.cat([x, x_], dim=1), t)
         x = self.final_conv(x)
         return x[..., :H, :W].contiguous()
+
+
+@official_format('irsde', description='Universal-IR release universal-ir.pth: the ConditionalUNet state dict',
+                 direct=True)
+def irsde_parts(ckpt, path: str) -> dict:
+    sd = pick_state(ckpt, ('state_dict', 'params', 'model'), path, 'irsde')
+    return {'generator': unwrap(tensor_dict(sd, path, 'the state dict'))}

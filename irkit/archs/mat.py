@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from irkit.archs.common.stylegan2 import (Conv2dLayer, DisBlock, DisFromRGB, FullyConnectedLayer,
                                           MappingNet, MinibatchStdLayer, StyleConv, ToRGB)
+from irkit.fileio.weights import official_format
 from irkit.registry import ARCHS
 
 __all__ = ['MATGenerator', 'MATDiscriminator', 'MAT_CHANNEL_TABLE']
@@ -715,3 +716,33 @@ class MATDiscriminator(nn.Module):
             x = (x * cmap).sum(dim=1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
             x_stg1 = (x_stg1 * cmap).sum(dim=1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
         return x, x_stg1
+
+
+_MAT_PARTS = (('G_ema', 'generator_ema'), ('G', 'generator'), ('D', 'discriminator'))
+
+
+@official_format('mat', container='stylegan_pickle',
+                 description="MAT release Places_512.pkl / CelebA-HQ_512.pkl (StyleGAN2-ADA snapshot): "
+                 "'G_ema' (+ 'G', 'D' when present: a whole MATInpaintor)")
+def mat_parts(data, path: str) -> dict:
+    """A StyleGAN2 snapshot ``{'G', 'D', 'G_ema', ...}`` read by the restricted unpickler (a plain
+    pickle, or a ``torch.save`` archive of the same dict): one state dict per network."""
+    from collections import OrderedDict
+
+    from irkit.fileio.safe_unpickle import Opaque, module_state
+    from irkit.fileio.weights import ConversionError, tensor_dict
+    if not isinstance(data, dict) or data.get('G_ema') is None:
+        top = ', '.join(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise ConversionError(f"{path}: not a MAT snapshot: no 'G_ema' entry (found {top})")
+    parts = {}
+    for src, dst in _MAT_PARTS:
+        obj = data.get(src)
+        if obj is None:
+            continue
+        if isinstance(obj, Opaque):
+            parts[dst] = OrderedDict((k, v.detach().clone()) for k, v in module_state(obj).items())
+        elif isinstance(obj, dict):
+            parts[dst] = tensor_dict(obj, path, f"['{src}']")
+        else:
+            raise ConversionError(f"{path}: ['{src}'] is neither a network nor a state dict")
+    return parts

@@ -35,6 +35,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from irkit.fileio.weights import official_format, pick_state, tensor_dict, unwrap
 from irkit.registry import ARCHS
 
 __all__ = ['MPRNet']
@@ -325,3 +326,10 @@ class MPRNet(nn.Module):
         x = self.concat23(torch.cat([self.shallow_feat3(x3_img), sam2_feats], dim=1))
         x = self.stage3_orsnet(x, feat2, res2)
         return [self.tail(x) + x3_img, stage2_img, stage1_img]
+
+
+@official_format('mprnet', description="MPRNet release model_{deblurring,denoising,deraining}.pth: "
+                 "['state_dict'] ('module.' stripped; the shared-PReLU duplicates are kept)", direct=True)
+def mprnet_parts(ckpt, path: str) -> dict:
+    return {'generator': unwrap(tensor_dict(pick_state(ckpt, ('state_dict',), path, 'mprnet'), path,
+                                            "['state_dict']"))}

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from irkit.archs.common.transformer_blocks import (Downsample, OverlapPatchEmbed,
                                                    TransformerBlock, Upsample, transformer_stage)
 from irkit.archs.restormer import check_input_size, check_levels
+from irkit.fileio.weights import official_format, pick_state, tensor_dict, unwrap
 from irkit.registry import ARCHS
 
 __all__ = ['PromptGenBlock', 'PromptIR']
@@ -181,3 +182,15 @@ class PromptIR(nn.Module):
         x = self.decoder_level1(torch.cat([self.up2_1(x), enc1], dim=1))
         x = self.refinement(x)
         return self.output(x) + inp_img
+
+
+@official_format('promptir', description="PromptIR Lightning model.ckpt: ['state_dict'] keys 'net.*' "
+                 "(hyper-parameters and callback states ignored)")
+def promptir_parts(ckpt, path: str) -> dict:
+    from irkit.fileio.weights import ConversionError, strip_prefix
+    raw = pick_state(ckpt, ('state_dict',), path, 'promptir')
+    net = strip_prefix(raw, 'net.')
+    if not net:
+        raise ConversionError(f"{path}: no 'net.*' weights in ['state_dict'] (keys start with: "
+                              f"{', '.join(sorted({k.split('.')[0] for k in raw})[:5])})")
+    return {'generator': tensor_dict(net, path, "['state_dict'] net.*")}

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from irkit.archs.common.transformer_blocks import (Downsample, OverlapPatchEmbed, Upsample,
                                                    transformer_stage)
+from irkit.fileio.weights import official_format, pick_state, tensor_dict, unwrap
 from irkit.registry import ARCHS
 
 __all__ = ['Restormer']
@@ -133,3 +134,9 @@ class Restormer(nn.Module):
             return self.output(x + self.skip_conv(emb))
         return self.output(x) + inp_img
 
+
+@official_format('restormer', description="Restormer release (BasicSR): ['params'] (or ['params_ema'])",
+                 direct=True)
+def restormer_parts(ckpt, path: str) -> dict:
+    sd = tensor_dict(pick_state(ckpt, ('params', 'params_ema'), path, 'restormer'), path, "['params']")
+    return {'generator': unwrap(sd)}

@@ -12,7 +12,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-from irkit.fileio.checkpoint import load_state_dict, extract_state_dict, safe_load
+from irkit.fileio.checkpoint import safe_load
+from irkit.fileio.weights import load_weights
 from irkit.registry import RUNNERS
 
 
@@ -116,13 +117,7 @@ class IrkitRunner(Runner):
             checkpoint['message_hub'] = restore_message_hub(checkpoint['message_hub'])
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        sd = extract_state_dict(checkpoint)
-        gen = getattr(model, 'generator', None)
-        target = model
-        if isinstance(gen, torch.nn.Module) and not any(k.split('.', 1)[0] in dict(model.named_children())
-                                                        for k in sd):
-            target = gen  # an official arch checkpoint loaded into a model's generator
-        load_state_dict(target, sd, strict=True, source=str(filename))
+        load_weights(model, checkpoint, strict=True, source=str(filename))
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

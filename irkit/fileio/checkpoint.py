@@ -194,29 +194,6 @@ def load_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], st
     model.load_state_dict(sd, strict=False)
 
 
-def load_checkpoint(model: nn.Module, path: Union[PathLike, Mapping], strict: bool = True,
-                    map_location: Any = 'cpu', param_key: Optional[str] = None) -> Mapping:
-    """Load official or irkit checkpoints into ``model`` (``weights_only`` always).
-
-    Accepts MPRNet's ``{'state_dict': ...}``, BasicSR/Restormer's ``{'params':
-    ...}``/``params_ema``, PromptIR's Lightning checkpoint (``net.`` prefix),
-    DataParallel ``module.`` prefixes, mmengine/irkit checkpoints of a whole model
-    (``generator.`` prefix, loaded into ``model.generator`` when ``model`` is a
-    bare arch, or a bare arch checkpoint into a model's ``generator``) and
-    ``.safetensors``. Returns the raw checkpoint.
-    """
-    checkpoint = path if isinstance(path, Mapping) else safe_load(path, map_location)
-    source = 'the given state_dict' if isinstance(path, Mapping) else str(path)
-    sd = extract_state_dict(checkpoint, param_key)
-    target = model
-    gen = getattr(model, 'generator', None)
-    if isinstance(gen, nn.Module) and not any(k.startswith('generator.') or k.startswith('module.generator.')
-                                              for k in sd):
-        target = gen
-    load_state_dict(target, sd, strict=strict, source=source)
-    return checkpoint
-
-
 def latest_checkpoint(work_dir: PathLike, pattern: str = r'iter_(\d+)\.pth$') -> Optional[Path]:
     """Newest complete checkpoint in ``work_dir`` (by iteration number).
 
@@ -234,5 +211,5 @@ def latest_checkpoint(work_dir: PathLike, pattern: str = r'iter_(\d+)\.pth$') ->
     return best
 
 
-__all__ = ['safe_load', 'atomic_save', 'atomic_write_bytes', 'load_checkpoint', 'load_state_dict',
+__all__ = ['safe_load', 'atomic_save', 'atomic_write_bytes', 'load_state_dict',
            'extract_state_dict', 'latest_checkpoint', 'UnsafeCheckpointError', 'CheckpointMismatchError']

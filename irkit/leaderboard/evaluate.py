@@ -79,7 +79,7 @@ class ResultCache:
         self._sha: Optional[dict] = None
 
     def file_sha256(self, path: str) -> str:
-        from irkit.leaderboard.convert import sha256_file
+        from irkit.fileio.weights import sha256_file
         st = os.stat(path)
         memo_key = f'{osp.abspath(path)}|{st.st_size}|{st.st_mtime_ns}'
         if self._sha is None:

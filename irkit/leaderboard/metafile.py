@@ -15,7 +15,7 @@ scored on and the published numbers with their provenance::
     Models:
       - Name: mprnet_gopro
         Config: configs/mprnet_gopro.py
-        Converter: mprnet          # tools/convert_checkpoint.py --format
+        Converter: mprnet          # official format (tools/convert_checkpoint.py --format)
         Weights: {File: model_deblurring.pth, URL: ..., SHA256: null}
         ExtraWeights:              # other files the model needs (optional)
           - {File: ..., URL: ..., CfgKey: model.daclip.pretrained}
@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 METAFILE_DIR = 'configs/metafiles'
-CONVERTERS = ('mprnet', 'restormer', 'promptir', 'mat', 'daclip', 'irsde', 'irkit')
 
 
 class MetafileError(ValueError):
@@ -207,8 +206,11 @@ def parse_metafile(data: Any, path: str = '<metafile>') -> Metafile:
             raise MetafileError(f'{where}: duplicate model name')
         seen.add(name)
         conv = _req(m, 'Converter', where, str)
-        if conv not in CONVERTERS:
-            raise MetafileError(f'{where}.Converter: {conv!r} is not one of {", ".join(CONVERTERS)}')
+        from irkit.fileio.weights import load_format_registry
+        formats = load_format_registry()
+        if conv not in formats:
+            raise MetafileError(f'{where}.Converter: {conv!r} is not one of {", ".join(sorted(formats))} '
+                                '(the official formats the archs declare)')
         results = [_result(r, f'{where}.Results[{j}]', datasets)
                    for j, r in enumerate(m.get('Results') or [])]
         names = {r.dataset for r in results}
@@ -280,4 +282,4 @@ def repo_path(path: str, root: Optional[str] = None) -> str:
 
 __all__ = ['Metafile', 'ModelEntry', 'Result', 'DatasetSpec', 'WeightFile', 'MetafileError',
            'parse_metafile', 'load_metafile', 'load_metafiles', 'substitute', 'repo_path',
-           'METAFILE_DIR', 'CONVERTERS']
+           'METAFILE_DIR']

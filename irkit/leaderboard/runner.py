@@ -150,9 +150,9 @@ class Leaderboard:
 
     def _loadable_checkpoint(self, job: Job) -> str:
         """The official file, or its conversion (cached) when tools/test.py cannot read it."""
-        from irkit.leaderboard.convert import DIRECT_LOADABLE, convert_checkpoint
+        from irkit.fileio.weights import convert_checkpoint, get_format
         fmt = job.model.converter
-        if fmt in DIRECT_LOADABLE:
+        if get_format(fmt).direct:
             return job.checkpoint
         sha = self.cache.file_sha256(job.checkpoint)
         out = Path(self.cache_dir) / 'converted' / f'{job.model.name}-{sha[:12]}.pth'

@@ -18,7 +18,7 @@ from mmengine.evaluator import BaseMetric
 
 from irkit.metrics.image_metrics import quantize_uint8
 from irkit.registry import METRICS
-from irkit.utils.weights import find_weights
+from irkit.fileio.weights import find_weights
 
 LPIPS_URL = 'https://github.com/richzhang/PerceptualSimilarity/tree/master/lpips/weights/v0.1'
 CHANNELS = {'alex': (64, 192, 384, 256, 256), 'vgg': (64, 128, 256, 512, 512)}

@@ -35,7 +35,7 @@ from mmengine.evaluator import BaseMetric
 from irkit.metrics.functional import rgb_to_y
 from irkit.registry import METRICS
 from irkit.utils.imresize import imresize_matlab
-from irkit.utils.weights import find_weights
+from irkit.fileio.weights import find_weights
 
 __all__ = ['niqe', 'niqe_features', 'fit_niqe_params', 'load_niqe_params', 'save_niqe_params',
            'estimate_aggd', 'NIQE']

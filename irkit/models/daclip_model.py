@@ -59,7 +59,7 @@ class DaCLIPModel(BaseModel):
         self.context_length = self.daclip.clip.context_length
         self.tokenizer = None
         if bpe_path is not None:
-            from irkit.archs.clip import locate_weights
+            from irkit.fileio.weights import locate_weights
             path = locate_weights(bpe_path, 'model.bpe_path',
                                   'https://github.com/mlfoundations/open_clip '
                                   '(src/open_clip/bpe_simple_vocab_16e6.txt.gz)')

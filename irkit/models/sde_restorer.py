@@ -23,7 +23,7 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
-from torch import nn
+
 
 from irkit.archs.clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from irkit.models.irsde import IRSDE, MatchingLoss
@@ -112,10 +112,10 @@ class SDERestorer(BaseModel):
 
     # ------------------------------------------------------------------ helpers
     def load_generator(self, path: str) -> None:
-        from irkit.archs.clip import load_clip_state_dict, locate_weights
+        from irkit.fileio.weights import locate_weights, read_state_dict
         path = locate_weights(path, 'model.pretrained',
                               'https://huggingface.co/weblzw/daclip-uir-ViT-B-32-irsde')
-        state = load_clip_state_dict(path)
+        state = read_state_dict(path)
         missing, unexpected = self.generator.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise RuntimeError(f'{path} does not match the generator: missing {missing[:5]}, '

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from irkit.archs.clip import get_clip_config
 from irkit.archs.daclip import DaCLIP
-from irkit.utils.weights import MissingWeightsError
+from irkit.fileio.weights import MissingWeightsError
 
 from ._tiny import TINY_CLIP, randomize_, text_ids
 

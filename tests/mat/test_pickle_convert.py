@@ -1,4 +1,4 @@
-"""Restricted loading of StyleGAN2-style MAT pickles and tools/convert_mat.py."""
+"""Restricted loading of StyleGAN2-style MAT pickles and their conversion (format 'mat')."""
 import pickle
 import sys
 import types
@@ -10,7 +10,7 @@ import torch.nn as nn
 from irkit.fileio.safe_unpickle import (Opaque, UnsupportedPickleError, class_name, extract_state_dicts,
                                         load_stylegan_pickle)
 
-from .conftest import TINY_TABLE
+from .conftest import TINY_D, TINY_G, TINY_TABLE
 
 
 class _Canary:
@@ -97,17 +97,22 @@ def test_restricted_loader_rebuilds_tensors_and_runs_no_code(release_pickle):
             assert sds[name][k].dtype == v.dtype and torch.equal(sds[name][k], v), k
 
 
+def _tiny_mat_config(tmp_path, **g_changes):
+    p = tmp_path / 'mat_tiny.py'
+    p.write_text(f'model = dict(type="MATInpaintor", generator={dict(TINY_G, **g_changes)!r}, '
+                 f'discriminator={TINY_D!r})\n')
+    return str(p)
+
+
 def test_converter_round_trip(release_pickle, tmp_path):
     from irkit.fileio.checkpoint import safe_load
-    from tools.convert_mat import convert
+    from irkit.fileio.weights import convert_checkpoint
     path, nets, _ = release_pickle
     dst = tmp_path / 'mat_tiny.pth'
-    counts = convert(str(path), str(dst), channel_table=TINY_TABLE, stage1_dim=12, z_dim=32, w_dim=32)
-    assert counts == {'G': len(nets['G'].state_dict()), 'G_ema': len(nets['G_ema'].state_dict()),
-                      'D': len(nets['D'].state_dict())}
-    ckpt = safe_load(dst)  # weights_only
-    assert ckpt['meta']['img_resolution'] == 128
-    sd = ckpt['state_dict']
+    s = convert_checkpoint(path, dst, 'mat', _tiny_mat_config(tmp_path))
+    assert s['networks'] == ['discriminator', 'generator', 'generator_ema'] and s['target'] == 'model'
+    assert s['tensors'] == sum(len(n.state_dict()) for n in nets.values())
+    sd = safe_load(dst)['state_dict']  # weights_only
     for prefix, name in (('generator.', 'G'), ('generator_ema.', 'G_ema'), ('discriminator.', 'D')):
         ref = nets[name].state_dict()
         sub = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
@@ -117,10 +122,10 @@ def test_converter_round_trip(release_pickle, tmp_path):
 
 def test_converter_rejects_wrong_architecture(release_pickle, tmp_path):
     from irkit.fileio.checkpoint import CheckpointMismatchError
-    from tools.convert_mat import convert
+    from irkit.fileio.weights import convert_checkpoint
     path, _, _ = release_pickle
     with pytest.raises(CheckpointMismatchError, match='shape mismatch|missing'):
-        convert(str(path), str(tmp_path / 'x.pth'), channel_table=TINY_TABLE, stage1_dim=18, z_dim=32, w_dim=32)
+        convert_checkpoint(path, tmp_path / 'x.pth', 'mat', _tiny_mat_config(tmp_path, stage1_dim=18))
     assert not (tmp_path / 'x.pth').exists()
 
 

@@ -17,7 +17,7 @@ from irkit.archs.common.inception import (Conv2dLayer, FIDInceptionV3, _pytorch_
                                           convert_pytorch_fid, load_torchscript_tensors)
 from irkit.archs.common.vgg import CFGS, VGGFeatureExtractor
 from irkit.metrics.lpips import LPIPSNet
-from irkit.utils.weights import MissingWeightsError
+from irkit.fileio.weights import MissingWeightsError
 
 
 def torchvision_alexnet_state(seed=0):

@@ -10,7 +10,7 @@ from scipy.stats import gennorm
 from irkit.metrics.niqe import (NIQE, estimate_aggd, fit_niqe_params, gaussian_window,
                                 load_niqe_params, niqe, niqe_features, save_niqe_params)
 from irkit.utils.imresize import cubic, imresize_matlab, resize_weights
-from irkit.utils.weights import MissingWeightsError
+from irkit.fileio.weights import MissingWeightsError
 
 
 def test_cubic_kernel_values():

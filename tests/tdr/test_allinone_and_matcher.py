@@ -9,7 +9,7 @@ import torch
 from irkit.archs.dinov2 import DINOV2_VITB14_FILE, DinoVisionTransformer
 from irkit.models.tdr import select_ref_crops
 from irkit.registry import DATASETS
-from irkit.utils.weights import MissingWeightsError
+from irkit.fileio.weights import MissingWeightsError
 from tests.helpers import ROOT
 
 TINY_VIT = dict(img_size=28, patch_size=14, embed_dim=32, depth=2, num_heads=4, init_values=1.0)

@@ -8,7 +8,7 @@ pytest.importorskip('diffusers', reason="TDR guidance needs the 'diffusion' extr
 pytest.importorskip('transformers', reason="TDR guidance needs the 'diffusion' extra")
 
 from irkit.apis import tdr_guidance as G  # noqa: E402
-from irkit.utils.weights import MissingWeightsError  # noqa: E402
+from irkit.fileio.weights import MissingWeightsError  # noqa: E402
 
 
 @pytest.fixture

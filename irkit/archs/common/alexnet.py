@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from irkit.archs.common.vgg import load_torchvision_features
-from irkit.utils.weights import find_weights
+from irkit.fileio.weights import find_weights
 
 WEIGHT_FILE = 'alexnet-owt-7be5be79.pth'
 WEIGHT_URL = f'https://download.pytorch.org/models/{WEIGHT_FILE}'

@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from irkit.fileio.safe_unpickle import load_torchscript_tensors
-from irkit.utils.weights import find_weights
+from irkit.fileio.weights import find_weights
 
 TORCHSCRIPT_FILE = 'inception-2015-12-05.pt'
 TORCHSCRIPT_URL = ('https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/'

@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Union
 import torch
 import torch.nn as nn
 
-from irkit.utils.weights import find_weights
+from irkit.fileio.weights import find_weights
 
 # channels per block; 'M' = max-pool
 CFGS = {
@@ -75,7 +75,7 @@ class VGGFeatureExtractor(nn.Module):
         range_norm: map inputs from [-1, 1] to [0, 1] first.
         requires_grad: train the VGG weights (default frozen).
         pretrained: path of torchvision's weights file, ``None`` to look it up with
-            :func:`irkit.utils.weights.find_weights`, or ``False`` for random init.
+            :func:`irkit.fileio.weights.find_weights`, or ``False`` for random init.
     """
 
     def __init__(self, layer_name_list: Iterable[str], vgg_type: str = 'vgg19',

@@ -17,7 +17,7 @@ import torch
 import irkit.engine.runner  # noqa: F401  (mmengine samplers/loops, as the tools import them)
 from irkit.fileio.checkpoint import CheckpointMismatchError, UnsafeCheckpointError, safe_load
 from irkit.fileio.safe_unpickle import Opaque, restricted_load
-from irkit.leaderboard.convert import ConversionError, convert_checkpoint
+from irkit.fileio.weights import ConversionError, convert_checkpoint
 from irkit.registry import ARCHS
 from tests.helpers import ROOT
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 
 from irkit.fileio.checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, atomic_save,
-                                     latest_checkpoint, load_checkpoint, safe_load)
+                                     latest_checkpoint, safe_load)
+from irkit.fileio.weights import load_weights
 
 
 class _Net(nn.Module):
@@ -38,7 +39,7 @@ def test_official_layouts_load_strictly(tmp_path, layout):
     path = tmp_path / 'ck.pth'
     torch.save(obj, path)
     net = _Net()
-    load_checkpoint(net, str(path))
+    load_weights(net, str(path))
     for k, v in sd.items():
         assert torch.equal(net.state_dict()[k], v)
 
@@ -47,11 +48,11 @@ def test_arch_checkpoint_loads_into_model_generator_and_back(tmp_path):
     sd = _sd(1)
     torch.save({'params': sd}, tmp_path / 'arch.pth')
     w = _Wrapper()
-    load_checkpoint(w, str(tmp_path / 'arch.pth'))
+    load_weights(w, str(tmp_path / 'arch.pth'))
     assert torch.equal(w.generator.conv.weight, sd['conv.weight'])
     torch.save({'state_dict': w.state_dict()}, tmp_path / 'model.pth')
     net = _Net()
-    load_checkpoint(net, str(tmp_path / 'model.pth'))  # 'generator.' prefix stripped
+    load_weights(net, str(tmp_path / 'model.pth'))  # 'generator.' prefix stripped
     assert torch.equal(net.head.bias, sd['head.bias'])
 
 
@@ -62,7 +63,7 @@ def test_mismatch_report_names_keys_and_shapes(tmp_path):
     del sd['conv.bias']
     torch.save(sd, tmp_path / 'bad.pth')
     with pytest.raises(CheckpointMismatchError) as e:
-        load_checkpoint(_Net(), str(tmp_path / 'bad.pth'))
+        load_weights(_Net(), str(tmp_path / 'bad.pth'))
     msg = str(e.value)
     assert 'bad.pth' in msg and 'conv.bias' in msg and 'extra.weight' in msg
     assert 'head.weight: checkpoint (5, 4) vs model (2, 4)' in msg
@@ -103,7 +104,7 @@ def test_safetensors_and_missing_and_empty(tmp_path):
     sd = _sd()
     save_file(sd, str(tmp_path / 'w.safetensors'))
     net = _Net()
-    load_checkpoint(net, str(tmp_path / 'w.safetensors'))
+    load_weights(net, str(tmp_path / 'w.safetensors'))
     assert torch.equal(net.conv.weight, sd['conv.weight'])
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         safe_load(tmp_path / 'nope.pth')
