@@ -12,6 +12,7 @@ kept exactly.
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 from typing import Optional, Union
 
@@ -19,51 +20,27 @@ import cv2
 import numpy as np
 import torch
 
-from irkit.apis.restoration import init_model, read_rgb
+from irkit.apis.restoration import _as_input, inference_pipeline, init_model, to_batch
 
 __all__ = ['init_model', 'read_mask', 'inpaint', 'save_rgb']
 
 
 def read_mask(path: str, white_is_hole: bool = True, threshold: float = 0.5) -> torch.Tensor:
-    """Read a mask image as a 1x1xHxW float tensor with 1 = known pixel, 0 = hole."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'mask not found: {path}')
-    data = np.fromfile(path, dtype=np.uint8)
-    m = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if m is None:
-        raise ValueError(f'cannot decode mask {path} (empty, truncated or not an image)')
-    if m.ndim == 3:
-        m = m[..., 3] if m.shape[2] == 4 and m[..., :3].max() == 0 else m[..., :3].max(axis=2)
-    scale = 65535.0 if m.dtype == np.uint16 else 255.0
-    white = m.astype(np.float32) / scale >= threshold
-    known = ~white if white_is_hole else white
-    return torch.from_numpy(known.astype(np.float32))[None, None]
+    """Read a mask image as a 1x1xHxW float tensor with 1 = known pixel, 0 = hole (``LoadMask``)."""
+    from irkit.datasets.transforms import LoadMask
+    m = LoadMask(key='mask', white_is_hole=white_is_hole, threshold=threshold)({'mask_path': path})['mask']
+    return torch.from_numpy(np.ascontiguousarray(m[..., 0]))[None, None]
 
 
-def _as_image(img: Union[str, np.ndarray, torch.Tensor]) -> torch.Tensor:
-    if isinstance(img, str):
-        return read_rgb(img)
-    if isinstance(img, np.ndarray):
-        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-            raise ValueError(f'expected an HxWx3 uint8 RGB array, got {img.shape} {img.dtype}')
-        return torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-    t = img.float()
-    if t.ndim == 3:
-        t = t[None]
-    if t.ndim != 4 or t.shape[:2] != (1, 3):
-        raise ValueError(f'expected a 3xHxW or 1x3xHxW tensor in [0,1], got {tuple(img.shape)}')
-    return t
-
-
-def _as_mask(mask: Union[str, np.ndarray, torch.Tensor], white_is_hole: bool) -> torch.Tensor:
-    if isinstance(mask, str):
-        return read_mask(mask, white_is_hole=white_is_hole)
+def _as_mask(mask: Union[str, np.ndarray, torch.Tensor]) -> Union[str, np.ndarray]:
+    if isinstance(mask, (str, os.PathLike)):
+        return str(mask)
     m = torch.as_tensor(np.asarray(mask) if isinstance(mask, np.ndarray) else mask).float()
-    while m.ndim < 4:
-        m = m[None]
-    if m.shape[:2] != (1, 1):
-        raise ValueError(f'mask must be HxW, 1xHxW or 1x1xHxW (1 = known, 0 = hole), got {tuple(m.shape)}')
-    return (m >= 0.5).float()
+    while m.ndim > 2 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim != 2:
+        raise ValueError(f'mask must be HxW, 1xHxW or 1x1xHxW (1 = known, 0 = hole), got {tuple(mask.shape)}')
+    return (m >= 0.5).float().numpy()[..., None]
 
 
 @torch.no_grad()
@@ -71,6 +48,9 @@ def inpaint(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor],
             mask: Union[str, np.ndarray, torch.Tensor], seed: Optional[int] = 240,
             white_is_hole: bool = True, **kwargs) -> torch.Tensor:
     """Fill the holes of one image with an inpainting model (``GANInpaintor`` or a subclass).
+
+    The image is decoded as the config's test pipeline decodes it; the mask file is read
+    with ``LoadMask(white_is_hole=...)``.
 
     Args:
         model: from :func:`init_model` (an inpainting config + checkpoint).
@@ -83,18 +63,21 @@ def inpaint(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor],
 
     Returns a 3xHxW float tensor in [0,1] on the CPU.
     """
-    image = _as_image(img)
-    known = _as_mask(mask, white_is_hole)
-    where = f' ({mask})' if isinstance(mask, str) else ''
-    if known.shape[-2:] != image.shape[-2:]:
-        raise ValueError(f'mask size {tuple(known.shape[-2:])}{where} differs from the image size '
-                         f'{tuple(image.shape[-2:])}')
     if not hasattr(model, 'inpaint') or not hasattr(model, 'io'):
         raise TypeError(f'inpaint() needs an inpainting model (GANInpaintor), got {type(model).__name__}; '
                         'is the config an inpainting config?')
-    device = next(model.parameters()).device
+    files = {'gt': _as_input(img, 'img'), 'mask': _as_mask(mask)}
+    key = osp.splitext(osp.basename(files['gt']))[0] if isinstance(files['gt'], str) else 'image'
+    sample = inference_pipeline(model, ['gt'], 'mask', white_is_hole)(files, key=key)
+    image, known = sample['gt'], sample['mask']
+    if known.shape[-2:] != image.shape[-2:]:
+        where = f' ({mask})' if isinstance(mask, str) else ''
+        raise ValueError(f'mask size {tuple(known.shape[-2:])}{where} differs from the image size '
+                         f'{tuple(image.shape[-2:])}')
+    batch = to_batch(model, sample)
+    image, known = model.unpack(batch)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    out = model.inpaint(image.to(device), known.to(device), seed=seed, **kwargs)
+    out = model.inpaint(image, known, seed=seed, **kwargs)
     return out.cpu()[0]
 
 

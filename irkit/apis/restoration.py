@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import TYPE_CHECKING, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 import torch
 
@@ -73,44 +72,91 @@ def init_model(config: Union[str, 'Config'], checkpoint: Optional[str] = None, d
 
 
 def read_rgb(path: str) -> torch.Tensor:
-    """Read an image file as a 1x3xHxW float tensor in [0,1] (RGB)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'image not found: {path}')
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise ValueError(f'cannot decode image {path} (empty, truncated or not an image)')
-    scale = 65535.0 if img.dtype == np.uint16 else 255.0
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    elif img.shape[2] == 4:
-        img = img[..., :3]  # alpha dropped (documented)
-    img = img[..., ::-1].astype(np.float32) / scale
+    """Read an image file as a 1x3xHxW float tensor in [0,1] (RGB), as ``LoadImageFromFile`` does."""
+    from irkit.datasets.transforms import LoadImageFromFile
+    img = LoadImageFromFile(key='img')({'img_path': path})['img']
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
 
 
-@torch.no_grad()
-def restore(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor],
-            tile: Optional[int] = None, tile_overlap: Optional[int] = None) -> torch.Tensor:
-    """Restore one image: a path, an HxWx3 uint8 RGB array or a (1x)3xHxW tensor in [0,1].
+def inference_inputs(model: torch.nn.Module) -> List[str]:
+    """The entries a user gives files for: the test pipeline's loaded images that are not the
+    ground truth (``['lq']``, ``['lq_l', 'lq_r']`` for dual-pixel input), else the model's input."""
+    from irkit.datasets.inference import config_test_pipeline
+    gt_key = getattr(model, 'gt_key', 'gt')
+    cfg = getattr(model, 'cfg', None)
+    keys = [t.get('key', 'gt') for t in (config_test_pipeline(cfg) if cfg is not None else [])
+            if t.get('type') == 'LoadImageFromFile']
+    keys = [k for k in keys if k != gt_key]
+    return keys or [getattr(model, 'input_key', 'lq')]
 
-    Returns a 3xHxW float tensor in [0,1] on the CPU. ``tile`` overrides the
+
+def inference_pipeline(model: torch.nn.Module, inputs: Sequence[str], mask_key: Optional[str] = None,
+                       white_is_hole: bool = True):
+    """The model's config test pipeline adapted to user files (cached on the model)."""
+    from irkit.datasets.inference import InferencePipeline
+    cache = model.__dict__.setdefault('_inference_pipelines', {})
+    k = (tuple(inputs), mask_key, white_is_hole)
+    if k not in cache:
+        cache[k] = InferencePipeline(getattr(model, 'cfg', None), inputs, mask_key, white_is_hole)
+    return cache[k]
+
+
+def to_batch(model: torch.nn.Module, sample: dict) -> dict:
+    """One packed sample -> the model's preprocessed batch (on its device)."""
+    return model.data_preprocessor({k: [v] for k, v in sample.items()})['batch']
+
+
+def _as_input(img: Union[str, os.PathLike, np.ndarray, torch.Tensor], name: str) -> Union[str, np.ndarray]:
+    """A path as is; arrays/tensors as the H x W x C float32 [0, 1] RGB arrays loaders produce."""
+    if isinstance(img, (str, os.PathLike)):
+        return str(img)
+    if isinstance(img, np.ndarray):
+        if img.ndim != 3 or img.dtype != np.uint8:
+            raise ValueError(f'{name}: expected an HxWxC uint8 RGB array, got {img.shape} {img.dtype}')
+        return img.astype(np.float32) / 255.0
+    t = img.detach().float().cpu()
+    if t.ndim == 4 and t.shape[0] == 1:
+        t = t[0]
+    if t.ndim != 3:
+        raise ValueError(f'{name}: expected a CxHxW or 1xCxHxW tensor in [0,1], got {tuple(img.shape)}')
+    return np.ascontiguousarray(t.permute(1, 2, 0).numpy())
+
+
+@torch.no_grad()
+def restore(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor, Dict[str, Any]],
+            tile: Optional[int] = None, tile_overlap: Optional[int] = None) -> torch.Tensor:
+    """Restore one image with the config's test pipeline and the model's inference.
+
+    ``img``: a path, an HxWx3 uint8 RGB array or a (1x)3xHxW tensor in [0,1]; for configs
+    with several inputs (dual-pixel: ``lq_l``, ``lq_r``) a dict ``{entry: path or array}``.
+    Files are decoded as the config's test pipeline decodes them (grey, alpha, 16-bit,
+    channel order). Returns a 3xHxW float tensor in [0,1] on the CPU. ``tile`` overrides the
     model's tiling for this call (bounded memory on large images).
     """
-    if isinstance(img, str):
-        x = read_rgb(img)
-    elif isinstance(img, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None] / 255.0
+    inputs = inference_inputs(model)
+    if isinstance(img, dict):
+        unknown = [k for k in img if k not in inputs]
+        if unknown:
+            raise KeyError(f"restore(): this config takes the inputs {inputs}, not {unknown}")
+        files = {k: _as_input(v, k) for k, v in img.items()}
+    elif len(inputs) > 1:
+        raise ValueError(f'this config takes {len(inputs)} input images ({", ".join(inputs)}): pass a dict '
+                         f'{{{", ".join(repr(k) + ": path" for k in inputs)}}}')
     else:
-        x = img[None] if img.dim() == 3 else img
-    device = next(model.parameters()).device
+        files = {inputs[0]: _as_input(img, 'img')}
+    name = osp.splitext(osp.basename(next(iter(files.values()))))[0] \
+        if isinstance(next(iter(files.values())), str) else 'image'
+    sample = inference_pipeline(model, inputs)(files, key=name)
+    batch = to_batch(model, sample)
     old = (getattr(model, 'tile', None), getattr(model, 'tile_overlap', None))
     if tile is not None:
         model.tile = tile
     if tile_overlap is not None:
         model.tile_overlap = tile_overlap
     try:
-        out = model.predict(model.data_preprocessor({'lq': x.to(device)})['batch'])
+        out = model.predict(batch)
     finally:
         if hasattr(model, 'tile'):
             model.tile, model.tile_overlap = old
@@ -131,4 +177,5 @@ def list_images(inputs: Iterable[str]) -> List[str]:
     return sorted(out)
 
 
-__all__ = ['init_model', 'restore', 'read_rgb', 'list_images']
+__all__ = ['init_model', 'restore', 'read_rgb', 'list_images', 'inference_inputs', 'inference_pipeline',
+           'to_batch']

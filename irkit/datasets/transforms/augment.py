@@ -32,6 +32,8 @@ class RandomFlip(BaseTransform):
     ``'diagonal'`` (both).
     """
 
+    at_inference = 'drop'
+
     def __init__(self, keys: Union[str, Sequence[str]], flip_ratio: float = 0.5,
                  direction: str = 'horizontal', seed: Optional[int] = None) -> None:
         if direction not in ('horizontal', 'vertical', 'diagonal'):
@@ -59,6 +61,8 @@ class RandomFlip(BaseTransform):
 class RandomTranspose(BaseTransform):
     """Swap height and width of all ``keys`` with probability ``transpose_ratio``."""
 
+    at_inference = 'drop'
+
     def __init__(self, keys: Union[str, Sequence[str]], transpose_ratio: float = 0.5,
                  seed: Optional[int] = None) -> None:
         self.keys = to_keys(keys)
@@ -79,6 +83,8 @@ class RandomRot90(BaseTransform):
     """Rotate all ``keys`` by the same uniformly drawn multiple of 90 degrees
     (counter-clockwise ``k`` in {0, 1, 2, 3}, stored in ``results['rot90_k']``)."""
 
+    at_inference = 'drop'
+
     def __init__(self, keys: Union[str, Sequence[str]], seed: Optional[int] = None) -> None:
         self.keys = to_keys(keys)
         self.seed = seed
@@ -96,6 +102,8 @@ class RandomRot90(BaseTransform):
 class RandomDihedral(BaseTransform):
     """One of the 8 flip/rotation modes for all ``keys`` (Restormer's ``random_augmentation``
     with ``randint(0, 7)``; ``exclude_identity=True`` gives PromptIR's ``randint(1, 7)``)."""
+
+    at_inference = 'drop'
 
     def __init__(self, keys: Union[str, Sequence[str]], exclude_identity: bool = False,
                  seed: Optional[int] = None) -> None:

@@ -55,9 +55,16 @@ def to_keys(keys: Union[str, Sequence[str]]) -> List[str]:
 
 
 class BaseTransform:
-    """A transform maps a results dict to a results dict (``__call__`` -> ``transform``)."""
+    """A transform maps a results dict to a results dict (``__call__`` -> ``transform``).
+
+    ``at_inference`` says what :mod:`irkit.datasets.inference` does with the transform when
+    a test pipeline serves inference on user files: ``'keep'`` (default), ``'drop'``
+    (benchmark-only crops, flips, paddings), ``'load'`` (an image loader) or ``'mask'`` (a
+    mask source, replaced by the user's mask).
+    """
 
     seed: Optional[int] = None
+    at_inference: str = 'keep'
 
     def rng(self, results: dict) -> np.random.Generator:
         """Per-sample generator if ``self.seed`` is an int, else the worker's stream."""

@@ -59,6 +59,8 @@ class PairedRandomCrop(BaseTransform):
         seed: int for a per-sample fixed crop, ``None`` for random.
     """
 
+    at_inference = 'drop'
+
     def __init__(self, gt_patch_size: Union[int, Sequence[int]], scale: Optional[int] = None,
                  gt_key: str = 'gt', lq_key: str = 'lq', pad_mode: Optional[str] = None,
                  seed: Optional[int] = None) -> None:
@@ -107,6 +109,8 @@ class RandomCrop(BaseTransform):
     (``'reflect'``, MAT's recipe) or rejected when ``pad_mode=None``.
     """
 
+    at_inference = 'drop'
+
     def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
                  pad_mode: Optional[str] = 'reflect', seed: Optional[int] = None) -> None:
         self.keys = to_keys(keys)
@@ -142,6 +146,8 @@ class CenterCrop(BaseTransform):
     ``pad_mode=None`` (default) rejects images smaller than the crop.
     """
 
+    at_inference = 'drop'
+
     def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
                  pad_mode: Optional[str] = None) -> None:
         self.keys = to_keys(keys)
@@ -173,6 +179,8 @@ class PadToMultiple(BaseTransform):
     the prediction back with ``pred[..., :h, :w]``.
     """
 
+    at_inference = 'drop'
+
     def __init__(self, keys: Union[str, Sequence[str]] = ('lq', 'gt'), multiple: int = 8,
                  pad_mode: str = 'reflect') -> None:
         self.keys = to_keys(keys)
@@ -201,6 +209,8 @@ class CropToMultiple(BaseTransform):
     The ``h % multiple`` surplus rows are split as ``surplus // 2`` from the top and
     the rest from the bottom (same for columns) — PromptIR's ``crop_img`` at test time.
     """
+
+    at_inference = 'drop'
 
     def __init__(self, keys: Union[str, Sequence[str]], multiple: int = 16) -> None:
         if multiple < 1:

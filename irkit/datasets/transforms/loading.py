@@ -133,6 +133,8 @@ class LoadImageFromFile(BaseTransform):
     Also sets ``results[f'ori_{key}_shape']``.
     """
 
+    at_inference = 'load'
+
     def __init__(self, key: str = 'gt', color_type: str = 'color', channel_order: str = 'rgb',
                  to_float32: bool = True, backend: str = 'auto', db_path: Optional[str] = None,
                  as_8bit: bool = False) -> None:
@@ -172,6 +174,8 @@ class LoadMask(BaseTransform):
         threshold: fraction of the maximum value above which a pixel is white.
         backend, db_path: as in :class:`LoadImageFromFile`.
     """
+
+    at_inference = 'mask'
 
     def __init__(self, key: str = 'mask', white_is_hole: bool = True, threshold: float = 0.5,
                  backend: str = 'auto', db_path: Optional[str] = None) -> None:

@@ -130,6 +130,8 @@ class GenerateMATMask(BaseTransform):
             mask of each image from ``(seed, sample key)`` (evaluation).
     """
 
+    at_inference = 'mask'
+
     def __init__(self, key: str = 'mask', variant: str = 'large',
                  hole_range: Sequence[float] = (0.0, 1.0), img_key: str = 'gt',
                  size: Union[int, Sequence[int], None] = None, seed: Optional[int] = None) -> None:
