@@ -70,8 +70,8 @@ train_dataloader = dict(
 # Evaluation as test.py / val_utils.compute_psnr_ssim: both images centre-cropped to a
 # multiple of 16 (crop_img(base=16)), RGB metrics on the float output clipped to [0, 1]
 # (no uint8 quantisation), averaged per image, per task. Test noise: truncated uint8,
-# fixed per image. One task per run by default; the three test sets are below (`*_dataset`,
-# `tools/test.py ... --test-set all` scores all three), e.g.
+# fixed per image. One task per run by default; the three test sets are named in `test_sets`
+# (`tools/test.py ... --test-set all` scores all three), e.g.
 #   --cfg-options test_dataloader.dataset.pipeline.2.sigma=50   (BSD68 at sigma 50)
 test_noise_pipeline = [
     dict(type='LoadImageFromFile', key='gt'),
@@ -94,6 +94,7 @@ rain100l_dataset = dict(type='PairedImageDataset',
 sots_dataset = dict(type='PairedImageDataset', gt_root=f'{data_root}/test/dehaze/target',
                     lq_root=f'{data_root}/test/dehaze/input', lq_suffix_sep='_',
                     pipeline=test_paired_pipeline, test_mode=True, task='dehaze')
+test_sets = dict(bsd68=bsd68_dataset, rain100l=rain100l_dataset, sots=sots_dataset)
 
 val_dataloader = dict(batch_size=1, num_workers=2, persistent_workers=False,
                       sampler=dict(type='DefaultSampler', shuffle=False),

@@ -117,6 +117,7 @@ sots_dataset = dict(
     dataset=dict(type='PairedImageDataset', gt_root=f'{data_root}/test/dehaze/target',
                  lq_root=f'{data_root}/test/dehaze/input', lq_suffix_sep='_',
                  pipeline=test_paired_pipeline, test_mode=True, task='dehaze'))
+test_sets = dict(bsd68=bsd68_dataset, rain100l=rain100l_dataset, sots=sots_dataset)
 val_dataloader = dict(batch_size=1, num_workers=2, persistent_workers=False,
                       sampler=dict(type='DefaultSampler', shuffle=False),
                       collate_fn=dict(type='default_collate'), dataset=rain100l_dataset)

@@ -12,29 +12,16 @@ from typing import Any, Dict, Iterable, Optional
 def evaluate(config: str, checkpoint: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
              launcher: str = 'none', experiment_name: Optional[str] = None,
              verbose: bool = False) -> Dict[str, float]:
-    """Run the config's test loop on ``checkpoint`` (as ``tools/test.py`` does) and
-    return the metrics dict. With ``launcher != 'none'`` the distributed process
-    group must already be initialised; every rank must call this."""
-    from irkit.engine.dist import adapt_model_wrapper
-    from irkit.engine.runner import IrkitRunner
+    """Run the config's test loop on ``checkpoint`` with :func:`irkit.engine.tester.run_test`
+    (what ``tools/test.py`` runs) and return the metrics dict. With ``launcher != 'none'`` the
+    distributed process group must already be initialised; every rank must call this."""
+    from irkit.engine.tester import run_test
     from irkit.utils.config import load_config
-
     cfg = load_config(config, cfg_options)
-    if cfg.get('test_dataloader') is None:
-        raise RuntimeError(f'{config} defines no test_dataloader/test_evaluator to test with')
-    cfg.work_dir = work_dir or osp.join('work_dirs', 'leaderboard', osp.splitext(osp.basename(config))[0])
-    cfg.load_from, cfg.resume = checkpoint, False
-    cfg.launcher = launcher
-    if experiment_name:
-        cfg.experiment_name = experiment_name
-    if not verbose:
-        cfg.log_level = 'WARNING'
-    if launcher != 'none':
-        adapt_model_wrapper(cfg)
-    runner = IrkitRunner.from_cfg(cfg)
-    metrics = runner.test()
-    return {k: (float(v) if isinstance(v, (int, float)) or hasattr(v, '__float__') else v)
-            for k, v in metrics.items()}
+    metrics, _ = run_test(cfg, checkpoint, work_dir=work_dir or osp.join(
+        'work_dirs', 'leaderboard', osp.splitext(osp.basename(config))[0]), launcher=launcher,
+        experiment_name=experiment_name, quiet=not verbose)
+    return metrics
 
 
 def _h(*parts: Any) -> str:

@@ -16,7 +16,7 @@ RUNNER_KEYS = {
     'strategy', 'filename',
 }
 IRKIT_KEYS = {'dataset_type', 'data_root', 'scale', 'vis_backends', 'num_gpus', 'batch_size_per_gpu',
-              'total_batch_size', 'work_dirs', 'metafile'}
+              'total_batch_size', 'work_dirs', 'metafile', 'test_sets'}
 HELPER_SUFFIXES = ('_pipeline', '_root', '_dataset', '_datasets', '_dataloader', '_evaluator', '_cfg',
                    '_size', '_iters', '_interval', '_hooks', '_transforms')
 
@@ -117,6 +117,13 @@ def validate_config(cfg: Config) -> None:
         for i, m in enumerate(ev if isinstance(ev, (list, tuple)) else [ev]):
             _check_typed(m, R.METRICS, f'{split}_evaluator[{i}]' if isinstance(ev, (list, tuple))
                          else f'{split}_evaluator')
+    test_sets = cfg.get('test_sets')
+    if test_sets is not None:
+        if not isinstance(test_sets, dict) or not test_sets:
+            raise ConfigKeyError("test_sets must be a dict {name: dataset config}, e.g. "
+                                 "test_sets = dict(Rain100H=rain100h_dataset)")
+        for name, ds in test_sets.items():
+            _check_dataset(ds, f'test_sets.{name}')
     for name, hook in (cfg.get('default_hooks') or {}).items():
         _check_typed(hook, R.HOOKS, f'default_hooks.{name}')
     for i, hook in enumerate(cfg.get('custom_hooks') or []):

@@ -153,8 +153,8 @@ def _options(cfg, data, tiny):
     """--cfg-options: data roots -> ``data``, the model, loaders and schedule shrunk."""
     opts = list(tiny)
     loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    # the loaders and the named test sets (`<name>_dataset`, for tools/test.py --test-set)
-    for top in loaders + tuple(k for k in cfg if k.endswith('_dataset') and k != 'train_dataset'):
+    # the loaders and the named test sets (`test_sets`, for tools/test.py --test-set)
+    for top in loaders + (('test_sets',) if cfg.get('test_sets') else ()):
         for key, value in _walk(cfg[top].to_dict(), top):
             if isinstance(value, str) and value.startswith('data/'):
                 opts.append(f'{key}={data / value[5:]}')

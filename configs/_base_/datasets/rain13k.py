@@ -22,12 +22,15 @@ rain100h_dataset = _paired('Rain100H')
 rain100l_dataset = _paired('Rain100L')
 test2800_dataset = _paired('Test2800')
 test1200_dataset = _paired('Test1200')
+# the named test sets of `tools/test.py --test-set NAME ...|all` (the paper averages the five)
+test_sets = dict(Test100=test100_dataset, Rain100H=rain100h_dataset, Rain100L=rain100l_dataset,
+                 Test2800=test2800_dataset, Test1200=test1200_dataset)
 
 val_dataloader = dict(batch_size=1, num_workers=2, persistent_workers=False,
                       sampler=dict(type='DefaultSampler', shuffle=False),
                       collate_fn=dict(type='default_collate'), dataset=rain100l_dataset)
 # Test100 by default; `tools/test.py ... --test-set Rain100H` (or `all`: the five one after
-# the other, plus their mean) scores the named `*_dataset` sets, or pick one with e.g.
+# the other, plus their mean) scores the sets named in `test_sets`, or pick one with e.g.
 #   --cfg-options test_dataloader.dataset.gt_root=data/Rain13K/test/Rain100H/target \
 #                 test_dataloader.dataset.lq_root=data/Rain13K/test/Rain100H/input
 test_dataloader = dict(batch_size=1, num_workers=2, persistent_workers=False,
