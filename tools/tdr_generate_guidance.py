@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     import torch
     from tqdm import tqdm
 
-    from irkit.apis.tdr_guidance import generate_guidance, load_tdr_components
+    from irkit.models.tdr_guidance import generate_guidance, load_tdr_components
     from irkit.fileio.lmdb import scan_images
 
     items = scan_images(args.input)

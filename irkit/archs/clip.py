@@ -40,7 +40,7 @@ from irkit.registry import ARCHS
 __all__ = [
     'CLIPVisionCfg', 'CLIPTextCfg', 'CLIP', 'VisionTransformer', 'TextTransformer', 'Transformer',
     'ResidualAttentionBlock', 'LayerNorm', 'QuickGELU', 'CLIP_MODEL_CONFIGS', 'get_clip_config',
-    'build_clip', 'SimpleTokenizer', 'tokenize', 'OPENAI_CLIP_MEAN', 'OPENAI_CLIP_STD',
+    'build_clip', 'SimpleTokenizer', 'tokenize', 'OPENAI_CLIP_MEAN', 'OPENAI_CLIP_STD', 'clip_preprocess',
     'BPE_FILENAME'
 ]
 
@@ -497,6 +497,51 @@ class CLIP(nn.Module):
             return dict(image_features=image_features, text_features=text_features,
                         logit_scale=self.logit_scale.exp())
         return image_features, text_features, self.logit_scale.exp()
+
+
+def clip_preprocess(img: torch.Tensor, size: int = 224, resize: str = 'short_side',
+                    quantize: bool = False) -> torch.Tensor:
+    """[0, 1] RGB ``N x 3 x H x W`` -> a CLIP image input (OpenAI mean/std normalised).
+
+    ``resize``:
+
+    * ``'short_side'`` (open_clip's transform, as DA-CLIP uses it): short side resized to
+      ``size`` (bicubic, antialiased like PIL), then the centre ``size x size`` crop;
+    * ``'center_square'`` (TDR's mapper input): the centre square crop, then resized to
+      ``size x size`` and clamped to [0, 1];
+    * ``'stretch'``: resized to ``size x size`` and clamped.
+
+    ``quantize`` reproduces a uint8 round trip (DA-CLIP's ``astype(np.uint8)`` truncation
+    before, PIL's rounding after the resize).
+    """
+    import torch.nn.functional as F
+    if img.dim() != 4 or img.shape[1] != 3:
+        raise ValueError(f'expected an N x 3 x H x W RGB batch in [0, 1], got {tuple(img.shape)}')
+    if resize not in ('short_side', 'center_square', 'stretch'):
+        raise ValueError(f"resize must be 'short_side', 'center_square' or 'stretch', got {resize!r}")
+    if quantize:
+        img = torch.floor((img * 255).clamp(0, 255)) / 255
+    h, w = img.shape[-2:]
+    if resize == 'short_side':
+        scale = size / min(h, w)
+        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+        if (nh, nw) != (h, w):
+            img = F.interpolate(img, size=(nh, nw), mode='bicubic', align_corners=False, antialias=True)
+            if quantize:
+                img = torch.round(img.clamp(0, 1) * 255) / 255
+        top, left = (nh - size) // 2, (nw - size) // 2
+        img = img[..., top:top + size, left:left + size]
+    else:
+        if resize == 'center_square':
+            s = min(h, w)
+            top, left = (h - s) // 2, (w - s) // 2
+            img = img[..., top:top + s, left:left + s]
+        img = F.interpolate(img, size=(size, size), mode='bicubic', align_corners=False, antialias=True).clamp(0, 1)
+        if quantize:
+            img = torch.round(img * 255) / 255
+    mean = img.new_tensor(OPENAI_CLIP_MEAN).view(1, 3, 1, 1)
+    std = img.new_tensor(OPENAI_CLIP_STD).view(1, 3, 1, 1)
+    return (img - mean) / std
 
 
 def build_clip(model_name: Optional[str] = None, clip_cfg: Optional[dict] = None) -> CLIP:

@@ -21,37 +21,15 @@ import copy
 from typing import Dict, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 
-from irkit.archs.clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from irkit.archs.clip import clip_preprocess
 from irkit.models.irsde import IRSDE, MatchingLoss
 from irkit.models.ema import EMAPytorchSchedule
 from irkit.registry import ARCHS, MODELS
 
-__all__ = ['SDERestorer', 'clip_preprocess']
-
-
-def clip_preprocess(img: torch.Tensor, size: int = 224, quantize: bool = True) -> torch.Tensor:
-    """The official ``clip_transform`` on a batch: ``uint8(img * 255)`` (truncating, as
-    the official ``astype(np.uint8)``), short side resized to ``size`` (bicubic,
-    antialiased like PIL), centre crop, ``/255``, OpenAI mean/std normalisation."""
-    if quantize:
-        img = torch.floor((img * 255).clamp(0, 255)) / 255
-    h, w = img.shape[-2:]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    if (nh, nw) != (h, w):
-        img = F.interpolate(img, size=(nh, nw), mode='bicubic', align_corners=False,
-                            antialias=True)
-        if quantize:
-            img = torch.round(img.clamp(0, 1) * 255) / 255
-    top, left = (nh - size) // 2, (nw - size) // 2
-    img = img[..., top:top + size, left:left + size]
-    mean = img.new_tensor(OPENAI_CLIP_MEAN).view(1, 3, 1, 1)
-    std = img.new_tensor(OPENAI_CLIP_STD).view(1, 3, 1, 1)
-    return (img - mean) / std
+__all__ = ['SDERestorer']
 
 
 @MODELS.register_module()
@@ -138,7 +116,7 @@ class SDERestorer(BaseModel):
         of the LQ image, unnormalised, float32; ``(None, None)`` without DA-CLIP."""
         if self.daclip is None:
             return None, None
-        content, degra = self.daclip.encode_image(clip_preprocess(lq, self.clip_size), control=True)
+        content, degra = self.daclip.encode_image(clip_preprocess(lq, self.clip_size, quantize=True), control=True)
         return content.float(), degra.float()
 
     # ------------------------------------------------------------------ steps

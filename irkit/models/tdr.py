@@ -69,7 +69,7 @@ class TDRMapperModel(BaseModel):
         if stage == 'tr' and mapper_path is None:
             raise ValueError("stage 'tr' trains the CleanMapper on top of a trained Mapper: "
                              'set mapper_path to the stage-1 mapper checkpoint')
-        from irkit.apis.tdr_guidance import load_tdr_components
+        from irkit.models.tdr_guidance import load_tdr_components
         self.stage = stage
         self.gt_key = gt_key
         self.clip_key = clip_key or ('gt' if stage == 'i2t' else 'lq')
@@ -110,7 +110,7 @@ class TDRMapperModel(BaseModel):
         return self
 
     def forward(self, batch: dict, mode: str = 'tensor'):
-        from irkit.apis.tdr_guidance import diffusion_loss, generate_guidance, words_from_images
+        from irkit.models.tdr_guidance import diffusion_loss, generate_guidance, words_from_images
         self._sync_frozen()
         for k in (self.gt_key, self.clip_key) if mode == 'loss' else (self.clip_key,):
             if k not in batch:

@@ -7,7 +7,8 @@ from mmengine.optim import OptimWrapper
 from irkit.metrics.daclip import DegradationAccuracy
 from irkit.models.daclip_model import DaCLIPModel
 from irkit.models.ema import EMAPytorchSchedule
-from irkit.models.sde_restorer import SDERestorer, clip_preprocess
+from irkit.archs.clip import clip_preprocess
+from irkit.models.sde_restorer import SDERestorer
 
 from ._tiny import TINY_CLIP, text_ids, write_tiny_bpe
 
@@ -155,7 +156,7 @@ def test_ema_rule_matches_ema_pytorch():
 
 def test_clip_preprocess_resizes_and_normalises():
     x = torch.full((1, 3, 40, 60), 0.5)
-    y = clip_preprocess(x, 32)
+    y = clip_preprocess(x, 32, quantize=True)  # DA-CLIP: uint8 round trip
     assert y.shape == (1, 3, 32, 32)
     ref = (torch.floor(torch.tensor(0.5 * 255)) / 255 - torch.tensor([0.48145466, 0.4578275, 0.40821073])) \
         / torch.tensor([0.26862954, 0.26130258, 0.27577711])

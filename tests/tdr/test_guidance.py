@@ -7,7 +7,7 @@ from tests.tdr.conftest import TINY_CLEAN, TINY_MAPPER
 pytest.importorskip('diffusers', reason="TDR guidance needs the 'diffusion' extra")
 pytest.importorskip('transformers', reason="TDR guidance needs the 'diffusion' extra")
 
-from irkit.apis import tdr_guidance as G  # noqa: E402
+from irkit.models import tdr_guidance as G  # noqa: E402
 from irkit.fileio.weights import MissingWeightsError  # noqa: E402
 
 

@@ -24,20 +24,18 @@ All weights come from local folders/files; nothing is downloaded.
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irkit.archs.clip import clip_preprocess
 from irkit.archs.tdr_mapper import CleanMapper, Mapper
 from irkit.fileio.weights import MissingWeightsError
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 DEFAULT_TEMPLATE = 'a photo of a {}'
 DEFAULT_PLACEHOLDER = 'S'
 SD_SUBFOLDERS = ('unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler')
@@ -58,22 +56,6 @@ def require_diffusion() -> Tuple[Any, Any]:
 # ---------------------------------------------------------------------------
 # image / prompt preparation
 # ---------------------------------------------------------------------------
-
-
-def clip_preprocess(img: torch.Tensor, size: int = 224, center_crop: bool = True) -> torch.Tensor:
-    """[0,1] RGB NCHW -> CLIP input: square centre crop, bicubic resize, CLIP normalisation."""
-    if img.dim() != 4 or img.shape[1] != 3:
-        raise ValueError(f'expected an N x 3 x H x W RGB batch in [0, 1], got {tuple(img.shape)}')
-    if center_crop:
-        h, w = img.shape[-2:]
-        s = min(h, w)
-        top, left = (h - s) // 2, (w - s) // 2
-        img = img[..., top:top + s, left:left + s]
-    img = F.interpolate(img, size=(size, size), mode='bicubic', align_corners=False,
-                        antialias=True).clamp(0, 1)
-    mean = img.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = img.new_tensor(CLIP_STD).view(1, 3, 1, 1)
-    return (img - mean) / std
 
 
 def placeholder_index(text: str, placeholder: str = DEFAULT_PLACEHOLDER) -> int:
@@ -341,7 +323,7 @@ def words_from_images(comps: TDRComponents, images: torch.Tensor, use_clean_mapp
     """[0,1] RGB images -> word embeddings (Mapper, then CleanMapper when present)."""
     size = int(comps.image_encoder.config.image_size)
     enc_dtype = next(comps.image_encoder.parameters()).dtype
-    px = clip_preprocess(images.float(), size, center_crop).to(enc_dtype)
+    px = clip_preprocess(images.float(), size, 'center_square' if center_crop else 'stretch').to(enc_dtype)
     tokens = image_tokens(comps.image_encoder, px)
     mp = comps.mapper
     words = mp(tokens.to(next(mp.parameters()).dtype))
@@ -431,7 +413,7 @@ def diffusion_loss(comps: TDRComponents, target: torch.Tensor, clip_images: torc
     noisy = sched.add_noise(latents, noise, t)
     with torch.no_grad():
         size = int(comps.image_encoder.config.image_size)
-        px = clip_preprocess(clip_images.float(), size, center_crop=False)
+        px = clip_preprocess(clip_images.float(), size, 'stretch')
         tokens = image_tokens(comps.image_encoder, px.to(next(comps.image_encoder.parameters()).dtype))
     words = comps.mapper(tokens.float())
     if use_clean_mapper:
@@ -444,5 +426,5 @@ def diffusion_loss(comps: TDRComponents, target: torch.Tensor, clip_images: torc
 
 __all__ = ['TDRComponents', 'load_tdr_components', 'generate_guidance', 'diffusion_loss',
            'install_global_kv', 'GlobalKVAttnProcessor', 'cross_attentions', 'inject_words',
-           'encode_prompt', 'placeholder_index', 'clip_preprocess', 'words_from_images',
+           'encode_prompt', 'placeholder_index', 'words_from_images',
            'conditioning', 'require_diffusion', 'load_mapper_state']
