@@ -101,7 +101,7 @@ def strict_build_from_cfg(cfg, registry: Registry, default_args=None) -> Any:
             if obj_cls is None:
                 raise ConfigKeyError(
                     f"'{obj_type}' is not registered in irkit's {registry.name} registry"
-                    f'{closest(obj_type, _all_keys(registry))}. If it lives in your own package, '
+                    f'{closest(obj_type, all_keys(registry))}. If it lives in your own package, '
                     "add custom_imports = dict(imports=['your_package']) to the config.")
         else:
             obj_cls = obj_type
@@ -111,7 +111,8 @@ def strict_build_from_cfg(cfg, registry: Registry, default_args=None) -> Any:
     return build_from_cfg(cfg, registry, default_args)
 
 
-def _all_keys(registry: Registry) -> list:
+def all_keys(registry: Registry) -> list:
+    """Names registered in ``registry`` and its parents."""
     keys, reg = [], registry
     while reg is not None:
         keys += list(reg.module_dict)
@@ -176,5 +177,5 @@ __all__ = [
     'RUNNER_CONSTRUCTORS', 'LOOPS', 'LOG_PROCESSORS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
     'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'DATA_SAMPLERS', 'MODEL_WRAPPERS',
     'WEIGHT_INITIALIZERS', 'EVALUATOR', 'VISUALIZERS', 'VISBACKENDS', 'FUNCTIONS',
-    'ConfigKeyError', 'check_arguments', 'closest', 'SCOPE'
+    'ConfigKeyError', 'check_arguments', 'closest', 'all_keys', 'SCOPE'
 ]

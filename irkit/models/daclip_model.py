@@ -24,6 +24,7 @@ from mmengine.model import BaseModel
 
 from irkit.archs.clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SimpleTokenizer, tokenize
 from irkit.archs.daclip import DEGRADATIONS
+from irkit.models.data_preprocessor import unbatch
 from irkit.registry import ARCHS, LOSSES, MODELS
 
 __all__ = ['DaCLIPModel']
@@ -116,18 +117,11 @@ class DaCLIPModel(BaseModel):
             raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
         logits = degra @ self.degradation_text_features().t()
         pred = logits.argmax(dim=-1).cpu()
-        results = []
-        for i in range(image.shape[0]):
-            d = dict(degradation_pred=int(pred[i]), degradation_logits=logits[i].detach().cpu())
-            label = batch.get('degradation_label')
-            if label is not None:
-                d['degradation_label'] = int(label[i])
-            for k in ('key', 'degradation', 'caption', 'lq_path'):
-                v = batch.get(k)
-                if isinstance(v, (list, tuple)) and len(v) > i:
-                    d[k] = v[i]
-            results.append(d)
-        return results
+        label = batch.get('degradation_label')
+        first = dict(degradation_pred=pred.tolist(), degradation_logits=logits)
+        if label is not None:
+            first['degradation_label'] = [int(v) for v in label]
+        return unbatch(batch, image.shape[0], keys=('key', 'degradation', 'caption', 'lq_path'), **first)
 
     def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
         log_vars = super().train_step(data, optim_wrapper)

@@ -1,7 +1,7 @@
 """Turns a collated batch into what a model's ``forward(batch, mode)`` takes."""
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from mmengine.model import BaseDataPreprocessor
@@ -65,3 +65,24 @@ class DataPreprocessor(BaseDataPreprocessor):
         if self._normalise:
             x = x * self.std + self.mean
         return x
+
+
+def unbatch(batch: Mapping[str, Any], n: int, keys: Optional[Sequence[str]] = None, **first: Any) -> List[dict]:
+    """Per-sample dicts of a model's outputs and batch (what ``predict`` returns to metrics/hooks).
+
+    Each sample gets the entries of ``first`` (tensors with ``n`` rows, or lists of ``n``),
+    then every per-sample entry of ``batch`` not already there (restricted to ``keys`` when
+    given): tensors with ``n`` rows as CPU copies (floating ones as float32), lists/tuples
+    of ``n`` items element by element. Other entries are skipped.
+    """
+    out: List[dict] = [{} for _ in range(n)]
+    items = list(first.items()) + [(k, v) for k, v in batch.items() if keys is None or k in keys]
+    for k, v in items:
+        if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == n:
+            for i in range(n):
+                if k not in out[i]:
+                    out[i][k] = v[i].detach().float().cpu() if v.is_floating_point() else v[i].detach().cpu()
+        elif isinstance(v, (list, tuple)) and len(v) == n:
+            for i in range(n):
+                out[i].setdefault(k, v[i])
+    return out

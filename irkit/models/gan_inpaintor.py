@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import copy
 import zlib
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -76,11 +76,12 @@ from mmengine.optim import OptimWrapperDict
 
 from irkit.engine.dist import all_reduce_grads, world_size
 from irkit.losses.gan_loss import DiscShiftLoss, GradientPenaltyLoss, R1Penalty
+from irkit.models.data_preprocessor import unbatch
 from irkit.models.ema import build_ema
 from irkit.models.inpaint_io import DiscIO, InpaintIO, pad_bottom_right
 from irkit.registry import ARCHS, LOSSES, MODELS
 
-__all__ = ['GANInpaintor', 'split_batch', 'set_requires_grad']
+__all__ = ['GANInpaintor', 'set_requires_grad']
 
 LOSS_KEYS = ('pred', 'target', 'region', 'normalize', 'name')
 
@@ -89,22 +90,6 @@ def set_requires_grad(module: Optional[nn.Module], flag: bool) -> None:
     if module is not None:
         for p in module.parameters():
             p.requires_grad_(flag)
-
-
-def split_batch(batch: Dict[str, Any], n: int, out: List[dict], skip: Sequence[str] = ()) -> List[dict]:
-    """Add every per-sample entry of ``batch`` (tensors with ``n`` rows, lists of ``n``) to
-    the dicts in ``out`` (tensors as float CPU copies), keys in ``skip`` and existing keys excepted."""
-    for k, v in batch.items():
-        if k in skip:
-            continue
-        if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == n:
-            for i in range(n):
-                if k not in out[i]:
-                    out[i][k] = v[i].detach().float().cpu() if v.is_floating_point() else v[i].cpu()
-        elif isinstance(v, (list, tuple)) and len(v) == n:
-            for i in range(n):
-                out[i].setdefault(k, v[i])
-    return out
 
 
 class _LossSpec:
@@ -550,8 +535,7 @@ class GANInpaintor(BaseModel):
             return out
         if mode != 'predict':
             raise ValueError(f"mode must be 'tensor', 'predict' or 'loss', got {mode!r}")
-        results = [dict(pred=out[i].float().cpu(), mask=known[i].float().cpu()) for i in range(out.shape[0])]
-        return split_batch(batch, out.shape[0], results)
+        return unbatch(batch, out.shape[0], pred=out, mask=known)
 
     def val_step(self, data: Union[dict, tuple, list]) -> list:
         batch = self.data_preprocessor(data, False)

@@ -8,7 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
-from irkit.registry import ARCHS, LOSSES, MODELS, TRANSFORMS
+from irkit.models.data_preprocessor import unbatch
+from irkit.registry import ARCHS, LOSSES, MODELS
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = 'reflect') -> tuple:
@@ -119,7 +120,6 @@ class Restorer(BaseModel):
             crop the output back (8 for MPRNet/Restormer, 16 for PromptIR).
         self_ensemble: average the 8 flips/transposes at inference (×8 cost).
         tile, tile_overlap: tiled inference for large images (bounded memory).
-        batch_augments: batch-level augmentations (e.g. ``MixUp``) in training.
         input_key, gt_key: batch entries holding the input and the target.
     """
 
@@ -127,7 +127,7 @@ class Restorer(BaseModel):
                  deep_supervision: bool = False, clamp_train_outputs: bool = False,
                  pad_multiple: int = 1, pad_mode: str = 'reflect',
                  self_ensemble: bool = False, tile: Optional[int] = None, tile_overlap: int = 32,
-                 batch_augments: Optional[Sequence[dict]] = None, input_key: str = 'lq',
+                 input_key: str = 'lq',
                  gt_key: str = 'gt', data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(type='DataPreprocessor'),
@@ -141,7 +141,6 @@ class Restorer(BaseModel):
         self.self_ensemble = self_ensemble
         self.tile = tile
         self.tile_overlap = int(tile_overlap)
-        self.batch_augments = [TRANSFORMS.build(c) for c in (batch_augments or [])]
         self.input_key = input_key
         self.gt_key = gt_key
 
@@ -166,8 +165,6 @@ class Restorer(BaseModel):
         if mode == 'loss':
             if self.gt_key not in batch:
                 raise KeyError(f"training batch has no '{self.gt_key}' entry (has: {', '.join(batch)})")
-            for aug in self.batch_augments:
-                batch = aug(batch)
             return self.compute_losses(self.generator(batch[self.input_key]), batch[self.gt_key])
         if mode == 'predict':
             return self.predict(batch)
@@ -201,22 +198,10 @@ class Restorer(BaseModel):
         return acc / len(_FLIPS)
 
     def predict(self, batch: dict) -> List[dict]:
-        lq = batch[self.input_key]
-        pred = self.data_preprocessor.destruct(self.inference(lq)).clamp(0, 1).float().cpu()
-        results = []
-        for i in range(pred.shape[0]):
-            item = {'pred': pred[i]}
-            for k, v in batch.items():
-                if k == self.input_key:
-                    v = self.data_preprocessor.destruct(v) if k in self.data_preprocessor.norm_keys else v
-                elif k == self.gt_key and k in self.data_preprocessor.norm_keys:
-                    v = self.data_preprocessor.destruct(v)
-                if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == pred.shape[0]:
-                    item[k] = v[i].detach().float().cpu() if v.is_floating_point() else v[i].cpu()
-                elif isinstance(v, (list, tuple)) and len(v) == pred.shape[0]:
-                    item[k] = v[i]
-            results.append(item)
-        return results
+        pred = self.data_preprocessor.destruct(self.inference(batch[self.input_key])).clamp(0, 1).float().cpu()
+        shown = {k: self.data_preprocessor.destruct(v) if k in (self.input_key, self.gt_key)
+                 and k in self.data_preprocessor.norm_keys else v for k, v in batch.items()}
+        return unbatch(shown, pred.shape[0], pred=pred)
 
 
 __all__ = ['Restorer', 'tiled_forward', 'pad_to_multiple']

@@ -26,6 +26,7 @@ from mmengine.model import BaseModel
 
 from irkit.archs.clip import clip_preprocess
 from irkit.models.irsde import IRSDE, MatchingLoss
+from irkit.models.data_preprocessor import unbatch
 from irkit.models.ema import EMAPytorchSchedule
 from irkit.registry import ARCHS, MODELS
 
@@ -169,17 +170,8 @@ class SDERestorer(BaseModel):
             raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
         if self.predict_clamp:
             out = out.clamp(0, 1)
-        results = []
-        for i in range(out.shape[0]):
-            d = dict(pred=out[i].detach().float().cpu(), lq=lq[i].detach().cpu())
-            if isinstance(batch.get('gt'), torch.Tensor):
-                d['gt'] = batch['gt'][i].detach().cpu()
-            for k in ('key', 'degradation', 'task', 'lq_path', 'gt_path'):
-                v = batch.get(k)
-                if isinstance(v, (list, tuple)) and len(v) > i:
-                    d[k] = v[i]
-            results.append(d)
-        return results
+        return unbatch(batch, out.shape[0], keys=('gt', 'key', 'degradation', 'task', 'lq_path', 'gt_path'),
+                       pred=out, lq=lq)
 
     def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
         with optim_wrapper.optim_context(self):

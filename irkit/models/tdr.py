@@ -197,19 +197,16 @@ class RefRestorer(Restorer):
     def __init__(self, generator: dict, losses: Optional[Sequence[dict]] = None,
                  deep_supervision: bool = False, pad_multiple: int = 1, pad_mode: str = 'reflect',
                  self_ensemble: bool = False, tile: Optional[int] = None, tile_overlap: int = 32,
-                 batch_augments: Optional[Sequence[dict]] = None, input_key: str = 'lq',
+                 input_key: str = 'lq',
                  gt_key: str = 'gt', ref_key: str = 'ref',
                  ref_matcher: Optional[Union[dict, nn.Module]] = None,
                  ref_matcher_multiple: int = 14, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(generator=generator, losses=losses, deep_supervision=deep_supervision,
                          pad_multiple=pad_multiple, pad_mode=pad_mode, self_ensemble=self_ensemble,
-                         tile=tile, tile_overlap=tile_overlap, batch_augments=batch_augments,
+                         tile=tile, tile_overlap=tile_overlap,
                          input_key=input_key, gt_key=gt_key, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        if batch_augments:
-            raise ValueError('RefRestorer: batch_augments are not supported (they would mix '
-                             'inputs without their references)')
         self.ref_key = ref_key
         self.ref_matcher_multiple = ref_matcher_multiple
         matcher = ARCHS.build(ref_matcher) if isinstance(ref_matcher, dict) else ref_matcher

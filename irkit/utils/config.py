@@ -5,7 +5,7 @@ from typing import Any, Iterable, Optional
 
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported)
 
-from irkit.registry import ConfigKeyError, check_arguments, closest
+from irkit.registry import ConfigKeyError, all_keys, check_arguments, closest
 
 RUNNER_KEYS = {
     'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
@@ -52,17 +52,9 @@ def _check_typed(cfg: Any, registry, where: str, extra_ok: Iterable[str] = ()) -
     cls = registry.get(t) if isinstance(t, str) else t
     if cls is None:
         raise ConfigKeyError(f"{where}: type '{t}' is not registered in the {registry.name} registry"
-                             f'{closest(t, _keys(registry))}')
+                             f'{closest(t, all_keys(registry))}')
     keys = [k for k in cfg if k != 'type' and k not in set(extra_ok)]
     check_arguments(cls, keys, where=where)
-
-
-def _keys(registry) -> list:
-    out, r = [], registry
-    while r is not None:
-        out += list(r.module_dict)
-        r = r.parent
-    return out
 
 
 def _check_dataset(ds: Any, where: str) -> None:

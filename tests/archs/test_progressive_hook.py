@@ -90,3 +90,25 @@ def test_mixup_identity_probability_and_start_iter():
     b = {'gt': x.clone(), 'lq': x.clone()}
     late.before_train_iter(R(), 0, b)
     assert torch.equal(b['gt'], x)
+
+
+def test_mixup_per_sample_lambdas_follow_beta():
+    """One-hot images reveal each lambda: out[i] = lam_i e_i + (1 - lam_i) e_perm(i)."""
+    import numpy as np
+    torch.manual_seed(0)
+    n = 64
+    eye = torch.eye(n).view(n, n, 1, 1)
+    hook = MixUpHook(alpha=0.6, per_sample=True)
+    lams = []
+    for _ in range(40):
+        batch = dict(gt=eye.clone(), lq=2 * eye + 1)
+        hook.apply(batch)
+        assert torch.allclose(batch['lq'], 2 * batch['gt'] + 1, atol=1e-6)  # same lambda and permutation
+        o = batch['gt'][:, :, 0, 0]
+        assert np.allclose(o.sum(1).numpy(), 1, atol=1e-5)  # convex combinations
+        moved = (o - torch.diag(torch.diag(o))).max(1).values > 0  # perm(i) != i
+        lams.append(torch.diag(o)[moved].numpy())
+    lams = np.concatenate(lams)
+    assert len(lams) > 1500 and ((lams >= 0) & (lams <= 1)).all()
+    assert abs(lams.mean() - 0.5) < 0.03
+    assert abs(lams.var() - 0.36 / (1.44 * 2.2)) < 0.01  # Var of Beta(0.6, 0.6) = 0.1136

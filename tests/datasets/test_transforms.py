@@ -214,31 +214,6 @@ def test_pack_inputs(img):
         build(type='PackInputs')(dict(gt=img))
 
 
-def test_mixup():
-    torch.manual_seed(0)
-    gt = torch.rand(6, 3, 8, 8)
-    batch = dict(gt=gt, lq=2 * gt + 1, key=list('abcdef'))
-    out = build(type='MixUp', alpha=0.6)(batch)
-    assert torch.allclose(out['lq'], 2 * out['gt'] + 1, atol=1e-6)  # same lambda and permutation
-    assert out['key'] == batch['key'] and out['gt'].shape == gt.shape
-    # one-hot images: out[i] = lam_i e_i + (1 - lam_i) e_perm(i) reveals lam_i and perm(i)
-    n = 64
-    eye = torch.eye(n).view(n, n, 1, 1)
-    mix = build(type='MixUp', alpha=0.6)
-    lams = []
-    for _ in range(40):
-        o = mix(dict(gt=eye, lq=eye))['gt'][:, :, 0, 0]
-        assert np.allclose(o.sum(1).numpy(), 1, atol=1e-5)  # convex combinations
-        moved = (o - torch.diag(torch.diag(o))).max(1).values > 0  # perm(i) != i
-        lams.append(torch.diag(o)[moved].numpy())
-    lams = np.concatenate(lams)
-    assert len(lams) > 1500 and ((lams >= 0) & (lams <= 1)).all()
-    assert abs(lams.mean() - 0.5) < 0.03
-    assert abs(lams.var() - 0.36 / (1.44 * 2.2)) < 0.01  # Var of Beta(0.6, 0.6) = 0.1136
-    with pytest.raises(KeyError, match="MixUp needs NCHW tensors \\['lq'\\]"):
-        build(type='MixUp')(dict(gt=gt))
-
-
 def test_load_image_options(tmp_path):
     bgr = np.dstack([np.full((3, 4), v, np.uint8) for v in (10, 20, 30)])
     cv2.imwrite(str(tmp_path / 'a.png'), bgr)

@@ -6,7 +6,7 @@ from irkit.datasets.transforms import augment  # noqa: F401
 from irkit.datasets.transforms import degradations  # noqa: F401
 from irkit.datasets.transforms import masks  # noqa: F401
 from irkit.datasets.transforms import formatting  # noqa: F401
-from irkit.datasets.transforms.augment import (MixUp, RandomDihedral, RandomFlip,  # noqa: F401
+from irkit.datasets.transforms.augment import (RandomDihedral, RandomFlip,  # noqa: F401
                                                RandomRot90, RandomTranspose)
 from irkit.datasets.transforms.base import Compose  # noqa: F401
 from irkit.datasets.transforms.crop import (CenterCrop, PadToMultiple,  # noqa: F401

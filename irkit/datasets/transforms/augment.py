@@ -1,17 +1,15 @@
-"""Geometric augmentation (identical for all keys) and the MixUp batch augmentation."""
+"""Geometric augmentation (identical for all keys). Batch mixup is ``irkit.hooks.MixUpHook``."""
 from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
 import numpy as np
-import torch
 
 from irkit.registry import TRANSFORMS
 
 from .base import BaseTransform, to_keys
 
-__all__ = ['RandomFlip', 'RandomTranspose', 'RandomRot90', 'RandomDihedral', 'MixUp',
-           'dihedral']
+__all__ = ['RandomFlip', 'RandomTranspose', 'RandomRot90', 'RandomDihedral', 'dihedral']
 
 
 def dihedral(img: np.ndarray, mode: int) -> np.ndarray:
@@ -117,43 +115,3 @@ class RandomDihedral(BaseTransform):
             results[key] = dihedral(results[key], mode)
         results['dihedral_mode'] = mode
         return results
-
-
-@TRANSFORMS.register_module()
-class MixUp:
-    """MPRNet's denoising MixUp, a *batch* augmentation.
-
-    ``__call__(batch)`` takes the model's batch dict with NCHW tensors and returns a
-    new dict where, for every listed key, ``x = lam * x + (1 - lam) * x[perm]`` with
-    one ``lam ~ Beta(alpha, alpha)`` per sample and one random permutation shared by
-    all keys (so ``lq`` and ``gt`` stay paired). Other entries are passed through.
-
-    Args:
-        alpha: Beta parameter (MPRNet: 0.6).
-        keys: tensors to mix (default ``('lq', 'gt')``).
-    """
-
-    def __init__(self, alpha: float = 0.6, keys: Sequence[str] = ('lq', 'gt')) -> None:
-        if alpha <= 0:
-            raise ValueError(f'alpha must be > 0, got {alpha}')
-        self.alpha = float(alpha)
-        self.keys = to_keys(keys)
-        self._beta = torch.distributions.Beta(torch.tensor([self.alpha]), torch.tensor([self.alpha]),
-                                              validate_args=False)
-
-    def __call__(self, batch: dict) -> dict:
-        missing = [k for k in self.keys if not isinstance(batch.get(k), torch.Tensor)]
-        if missing:
-            raise KeyError(f'MixUp needs NCHW tensors {missing} in the batch (has {sorted(batch)})')
-        n = batch[self.keys[0]].shape[0]
-        lam = self._beta.sample((n,)).view(n, 1, 1, 1)
-        perm = torch.randperm(n)
-        out = dict(batch)
-        for k in self.keys:
-            x = batch[k]
-            lk = lam.to(device=x.device, dtype=x.dtype)
-            out[k] = lk * x + (1 - lk) * x[perm.to(x.device)]
-        return out
-
-    def __repr__(self) -> str:
-        return f'MixUp(alpha={self.alpha}, keys={self.keys})'
