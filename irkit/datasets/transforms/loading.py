@@ -12,7 +12,8 @@ from irkit.registry import TRANSFORMS
 
 from .base import BaseTransform
 
-__all__ = ['LoadImageFromFile', 'LoadMask', 'ImageDecodeError', 'decode_image', 'read_bytes']
+__all__ = ['LoadImageFromFile', 'LoadMask', 'LoadRandomMask', 'ImageDecodeError', 'decode_image',
+           'read_bytes']
 
 
 class ImageDecodeError(ValueError):
@@ -192,3 +193,41 @@ class LoadMask(BaseTransform):
         known = ~white if self.white_is_hole else white
         results[self.key] = known.astype(np.float32)
         return results
+
+
+@TRANSFORMS.register_module()
+class LoadRandomMask(LoadMask):
+    """Load a mask drawn at random from a folder (or LMDB) of mask files into ``results[key]``.
+
+    Each call picks one of the files under ``mask_root`` uniformly (sorted by key), so
+    images and masks are not paired: the way AOT-GAN (``--mask_type pconv``) and
+    Partial Convolutions train on the NVIDIA irregular-mask set. Decoding, polarity
+    and ``threshold`` as :class:`LoadMask` (white = hole by default; the result is
+    ``H x W x 1`` float32, 1 = known). The chosen file goes to
+    ``results[f'{key}_path']``. ``seed`` fixes the mask of each image (evaluation).
+    """
+
+    def __init__(self, mask_root: str, key: str = 'mask', white_is_hole: bool = True,
+                 threshold: float = 0.5, recursive: bool = True, seed: Optional[int] = None) -> None:
+        super().__init__(key=key, white_is_hole=white_is_hole, threshold=threshold)
+        from irkit.datasets.base import Source  # late import: irkit.datasets imports this module
+        src = Source(mask_root, key, None, recursive)
+        if not src.items:
+            raise ValueError(f'LoadRandomMask: no mask images in {src.describe()}')
+        self.mask_root = str(mask_root)
+        self.seed = seed
+        self._files = [src.items[k] for k in sorted(src.items)]
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def transform(self, results: dict) -> dict:
+        pick = self._files[int(self.rng(results).integers(len(self._files)))]
+        for field in (f'{self.key}_lmdb', f'{self.key}_lmdb_key'):
+            results.pop(field, None)
+        results.update(pick)
+        return super().transform(results)
+
+    def __repr__(self) -> str:
+        return (f'LoadRandomMask(mask_root={self.mask_root!r}, {len(self._files)} masks, '
+                f'key={self.key!r}, white_is_hole={self.white_is_hole}, seed={self.seed})')
