@@ -1,7 +1,7 @@
 """AOT-GAN: Aggregated Contextual Transformations for high-resolution image inpainting.
 
 Zeng, Fu, Chao, Guo, "Aggregated Contextual Transformations for High-Resolution Image
-Inpainting", IEEE TVCG 2022 (arXiv:2104.01431); reference code
+Inpainting", arXiv:2104.01431 (2021); reference code
 researchmm/AOT-GAN-for-Inpainting@2cd1afd (``src/model/aotgan.py``, Apache-2.0).
 
 * :class:`AOTGenerator` (official ``InpaintGenerator``): reflect-padded 7x7 conv and two
