@@ -6,7 +6,7 @@ memory (CUDA: ``torch.cuda.max_memory_allocated`` over the step; CPU: the growth
 process's peak resident set size over the built model). Every (implementation, network,
 mode) case runs in a fresh subprocess; the official and irkit cases alternate, round after
 round (``--rounds``), and each case reports the median of ``--repeat`` timed steps after
-one untimed step; the table gives the median over rounds.
+``--warmup`` untimed ones; the table gives the median over rounds.
 
 The official code is not part of irkit: point the script at a checkout.
 
@@ -96,8 +96,9 @@ def run_case(method: str, net: str, impl: str, mode: str, args) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         base_alloc = torch.cuda.memory_allocated()
-    step()
-    sync()
+    for _ in range(args.warmup):
+        step()
+        sync()
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
@@ -121,6 +122,7 @@ def main(argv=None) -> None:
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--repeat', type=int, default=2)
+    ap.add_argument('--warmup', type=int, default=1, help='untimed steps before the timed ones')
     ap.add_argument('--rounds', type=int, default=2)
     ap.add_argument('--modes', nargs='+', default=['fwd', 'fwdbwd'], choices=['fwd', 'fwdbwd'])
     ap.add_argument('--json')
@@ -131,7 +133,7 @@ def main(argv=None) -> None:
         return
     cases = [c for m in args.methods for c in CASE_LISTS[m](args)]
     passthrough = ['--size', str(args.size), '--batch', str(args.batch), '--device', args.device,
-                   '--threads', str(args.threads), '--repeat', str(args.repeat)]
+                   '--threads', str(args.threads), '--repeat', str(args.repeat), '--warmup', str(args.warmup)]
     if args.aot_src:
         passthrough += ['--aot-src', args.aot_src]
     runs = {}
