@@ -216,3 +216,20 @@ def test_load_random_mask_picks_from_folder(tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match='no mask images'):
         build(type='LoadRandomMask', mask_root=str(empty))
+    with pytest.raises(ValueError, match='exactly one'):
+        build(type='LoadRandomMask')
+
+
+def test_load_random_mask_from_list_file_nonzero_rule(tmp_path):
+    m = np.zeros((8, 8), np.uint8)
+    m[2:5, 3:6] = 1  # MMagic's rule: any non-zero value is a hole
+    cv2.imwrite(str(tmp_path / 'm1.png'), m)
+    (tmp_path / 'list.txt').write_text('m1.png\n\n')
+    t = build(type='LoadRandomMask', mask_list_file=str(tmp_path / 'list.txt'), prefix=str(tmp_path),
+              threshold=0)
+    out = t(dict(key='a'))['mask'][:, :, 0]
+    np.testing.assert_array_equal(out, 1 - m)
+    (tmp_path / 'bad.txt').write_text('missing.png\n')
+    t = build(type='LoadRandomMask', mask_list_file=str(tmp_path / 'bad.txt'), prefix=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='missing.png'):
+        t(dict(key='a'))

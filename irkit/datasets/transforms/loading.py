@@ -197,26 +197,48 @@ class LoadMask(BaseTransform):
 
 @TRANSFORMS.register_module()
 class LoadRandomMask(LoadMask):
-    """Load a mask drawn at random from a folder (or LMDB) of mask files into ``results[key]``.
+    """Load a mask drawn at random from a set of mask files into ``results[key]``.
 
-    Each call picks one of the files under ``mask_root`` uniformly (sorted by key), so
-    images and masks are not paired: the way AOT-GAN (``--mask_type pconv``) and
-    Partial Convolutions train on the NVIDIA irregular-mask set. Decoding, polarity
-    and ``threshold`` as :class:`LoadMask` (white = hole by default; the result is
-    ``H x W x 1`` float32, 1 = known). The chosen file goes to
-    ``results[f'{key}_path']``. ``seed`` fixes the mask of each image (evaluation).
+    Each call picks one file uniformly, so images and masks are not paired: the way
+    AOT-GAN (``--mask_type pconv``: every PNG of a folder) and MMagic's
+    ``LoadMask(mask_mode='set')`` (a list file) train on the NVIDIA irregular masks.
+
+    Args:
+        mask_root: folder (scanned, sorted by name) or LMDB of mask images.
+        mask_list_file: instead of ``mask_root``, a text file with one mask file per line,
+            relative to ``prefix`` (MMagic's ``mask_list_file`` / ``prefix``).
+        prefix: folder the listed names are relative to.
+        key, white_is_hole, threshold: as :class:`LoadMask` (white = hole by default;
+            ``threshold=0`` makes every non-zero pixel white, MMagic's rule for mask sets).
+        recursive: scan sub-folders of ``mask_root``.
+        seed: None = a fresh file every call; an int = a fixed file per sample key.
+
+    The result is ``H x W x 1`` float32, 1 = known; the chosen file goes to
+    ``results[f'{key}_path']``.
     """
 
-    def __init__(self, mask_root: str, key: str = 'mask', white_is_hole: bool = True,
-                 threshold: float = 0.5, recursive: bool = True, seed: Optional[int] = None) -> None:
+    def __init__(self, mask_root: Optional[str] = None, key: str = 'mask', white_is_hole: bool = True,
+                 threshold: float = 0.5, recursive: bool = True, mask_list_file: Optional[str] = None,
+                 prefix: str = '', seed: Optional[int] = None) -> None:
         super().__init__(key=key, white_is_hole=white_is_hole, threshold=threshold)
-        from irkit.datasets.base import Source  # late import: irkit.datasets imports this module
-        src = Source(mask_root, key, None, recursive)
-        if not src.items:
-            raise ValueError(f'LoadRandomMask: no mask images in {src.describe()}')
-        self.mask_root = str(mask_root)
+        if (mask_root is None) == (mask_list_file is None):
+            raise ValueError('LoadRandomMask: give exactly one of mask_root and mask_list_file')
+        if mask_list_file is not None:
+            if not os.path.isfile(mask_list_file):
+                raise FileNotFoundError(f'LoadRandomMask: mask list not found: {mask_list_file}')
+            with open(mask_list_file, encoding='utf-8') as f:
+                names = [line.strip() for line in f if line.strip()]
+            self._files = [{f'{key}_path': os.path.join(prefix, n)} for n in names]
+            where = str(mask_list_file)
+        else:
+            from irkit.datasets.base import Source  # late import: irkit.datasets imports this module
+            src = Source(mask_root, key, None, recursive)
+            self._files = [src.items[k] for k in sorted(src.items)]
+            where = src.describe()
+        if not self._files:
+            raise ValueError(f'LoadRandomMask: no mask images in {where}')
+        self.mask_root, self.mask_list_file, self.prefix = mask_root, mask_list_file, prefix
         self.seed = seed
-        self._files = [src.items[k] for k in sorted(src.items)]
 
     def __len__(self) -> int:
         return len(self._files)
@@ -229,5 +251,7 @@ class LoadRandomMask(LoadMask):
         return super().transform(results)
 
     def __repr__(self) -> str:
-        return (f'LoadRandomMask(mask_root={self.mask_root!r}, {len(self._files)} masks, '
-                f'key={self.key!r}, white_is_hole={self.white_is_hole}, seed={self.seed})')
+        src = f'mask_root={self.mask_root!r}' if self.mask_root is not None else \
+            f'mask_list_file={self.mask_list_file!r}, prefix={self.prefix!r}'
+        return (f'LoadRandomMask({src}, {len(self._files)} masks, key={self.key!r}, '
+                f'white_is_hole={self.white_is_hole}, threshold={self.threshold}, seed={self.seed})')
