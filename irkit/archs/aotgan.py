@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import spectral_norm
 
-from irkit.fileio.weights import ConversionError, Parts, official_format, strip_prefix, tensor_dict
+from irkit.fileio.weights import ConversionError, Parts, official_format, tensor_dict, unwrap
 from irkit.registry import ARCHS
 
 __all__ = ['AOTGenerator', 'AOTDiscriminator', 'AOTBlock', 'UpConv', 'my_layer_norm',
@@ -213,21 +213,14 @@ class AOTDiscriminator(nn.Module):
 # ----------------------------------------------------------------------------------------------
 # official checkpoint layouts
 
-def _plain_state_dict(obj: Any, path: str) -> 'OrderedDict[str, torch.Tensor]':
-    if isinstance(obj, Mapping) and obj and all(isinstance(k, str) and k.startswith('module.')
-                                                for k in obj):
-        obj = strip_prefix(obj, 'module.')  # saved from the DDP wrapper instead of .module
-    return tensor_dict(obj, path, 'the file')
-
-
 @official_format('aotgan', description='AOT-GAN release: G*.pt (plain generator state_dict) '
-                 'or D*.pt (plain discriminator state_dict)')
+                 'or D*.pt (plain discriminator state_dict)', direct=True)
 def aotgan_parts(obj: Any, path: str) -> Parts:
     """The official trainer's ``G{iter:07d}.pt`` / ``D{iter:07d}.pt``: plain state_dicts."""
     if isinstance(obj, Mapping) and {'optimG', 'optimD'} & set(obj):
         raise ConversionError(f'{path}: this is an AOT-GAN optimiser file (O*.pt); give the '
                               'generator file G*.pt or the discriminator file D*.pt')
-    sd = _plain_state_dict(obj, path)
+    sd = tensor_dict(unwrap(obj) if isinstance(obj, Mapping) else obj, path, 'the file')  # DDP 'module.'
     if 'encoder.1.weight' in sd:
         return {'generator': sd}
     if 'conv.0.weight_orig' in sd:

@@ -218,6 +218,8 @@ def test_load_random_mask_picks_from_folder(tmp_path):
         build(type='LoadRandomMask', mask_root=str(empty))
     with pytest.raises(ValueError, match='exactly one'):
         build(type='LoadRandomMask')
+    with pytest.raises(FileNotFoundError, match='LoadRandomMask: mask folder not found: .*nowhere'):
+        build(type='LoadRandomMask', mask_root=str(tmp_path / 'nowhere'))
 
 
 def test_load_random_mask_from_list_file_nonzero_rule(tmp_path):

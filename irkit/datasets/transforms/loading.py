@@ -232,7 +232,11 @@ class LoadRandomMask(LoadMask):
             where = str(mask_list_file)
         else:
             from irkit.datasets.base import Source  # late import: irkit.datasets imports this module
-            src = Source(mask_root, key, None, recursive)
+            try:
+                src = Source(mask_root, key, None, recursive)
+            except FileNotFoundError as e:
+                raise FileNotFoundError(f'LoadRandomMask: mask folder not found: {mask_root} (a folder or '
+                                        'LMDB of mask images, white = hole unless white_is_hole=False)') from e
             self._files = [src.items[k] for k in sorted(src.items)]
             where = src.describe()
         if not self._files:
