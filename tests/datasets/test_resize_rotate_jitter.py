@@ -235,3 +235,17 @@ def test_load_random_mask_from_list_file_nonzero_rule(tmp_path):
     t = build(type='LoadRandomMask', mask_list_file=str(tmp_path / 'bad.txt'), prefix=str(tmp_path))
     with pytest.raises(FileNotFoundError, match='missing.png'):
         t(dict(key='a'))
+
+
+def test_inference_drops_the_benchmark_preparation():
+    """At inference on user files the resizes/augmentations go and LoadRandomMask is the user's mask."""
+    from irkit.datasets.inference import inference_pipeline_cfg
+    pipe = [dict(type='LoadImageFromFile', key='gt'),
+            dict(type='RandomResizedCrop', keys='gt', size=32),
+            dict(type='ColorJitter', keys='gt', brightness=0.1),
+            dict(type='LoadRandomMask', mask_root='/nowhere', key='mask', seed=1),
+            dict(type='Resize', keys='mask', size=(32, 32), interpolation='nearest'),
+            dict(type='RandomRotation', keys='mask', degrees=(0, 45), fill=1.0),
+            dict(type='PackInputs', keys=['gt', 'mask'])]
+    assert [t['type'] for t in inference_pipeline_cfg(pipe, ['gt'], 'mask')] == [
+        'LoadImageFromFile', 'LoadMask', 'PackInputs']

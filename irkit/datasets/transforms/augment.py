@@ -151,6 +151,8 @@ class RandomRotation(BaseTransform):
     ``fill=0`` does to a 1 = hole mask (AOT-GAN's mask augmentation).
     """
 
+    at_inference = 'drop'
+
     def __init__(self, keys: Union[str, Sequence[str]], degrees: Union[float, Sequence[float]],
                  interpolation: str = 'nearest', fill: float = 0.0, seed: Optional[int] = None) -> None:
         if isinstance(degrees, (int, float)):
@@ -261,6 +263,8 @@ class ColorJitter(BaseTransform):
     each); torchvision's PIL path rounds to 8 bits after each step and shifts the hue in
     8-bit HSV. Drawn values go to ``results['color_jitter']``.
     """
+
+    at_inference = 'drop'
 
     def __init__(self, keys: Union[str, Sequence[str]] = 'gt', brightness: float = 0.0,
                  contrast: float = 0.0, saturation: float = 0.0, hue: float = 0.0,

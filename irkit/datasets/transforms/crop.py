@@ -287,7 +287,11 @@ class Resize(BaseTransform):
         size: int = length of the shorter side (aspect ratio kept, as torchvision), or
             ``(h, w)``.
         interpolation: ``'nearest'``, ``'bilinear'`` or ``'bicubic'`` (see :func:`resize_image`).
+
+    Dropped at inference on user files (a benchmark's size preparation; models run on any size).
     """
+
+    at_inference = 'drop'
 
     def __init__(self, keys: Union[str, Sequence[str]], size: Union[int, Sequence[int]],
                  interpolation: str = 'bilinear') -> None:
@@ -357,6 +361,8 @@ class RandomResizedCrop(BaseTransform):
         ratio: range of the crop's aspect ratio w / h (3/4, 4/3).
         interpolation: ``'bilinear'`` (torchvision's default), ``'bicubic'`` or ``'nearest'``.
     """
+
+    at_inference = 'drop'
 
     def __init__(self, keys: Union[str, Sequence[str]], size: Union[int, Sequence[int]],
                  scale: Sequence[float] = (0.08, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
