@@ -10,3 +10,4 @@ from irkit.archs import clip  # noqa: F401
 from irkit.archs import daclip  # noqa: F401
 from irkit.archs import irsde_unet  # noqa: F401
 from irkit.archs import mat  # noqa: F401
+from irkit.archs import aotgan  # noqa: F401

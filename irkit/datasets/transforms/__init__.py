@@ -6,14 +6,16 @@ from irkit.datasets.transforms import augment  # noqa: F401
 from irkit.datasets.transforms import degradations  # noqa: F401
 from irkit.datasets.transforms import masks  # noqa: F401
 from irkit.datasets.transforms import formatting  # noqa: F401
-from irkit.datasets.transforms.augment import (RandomDihedral, RandomFlip,  # noqa: F401
-                                               RandomRot90, RandomTranspose)
+from irkit.datasets.transforms.augment import (ColorJitter, RandomDihedral,  # noqa: F401
+                                               RandomFlip, RandomRot90, RandomRotation,
+                                               RandomTranspose)
 from irkit.datasets.transforms.base import Compose  # noqa: F401
 from irkit.datasets.transforms.crop import (CenterCrop, PadToMultiple,  # noqa: F401
-                                            PairedRandomCrop, RandomCrop)
+                                            PairedRandomCrop, RandomCrop, RandomResizedCrop,
+                                            Resize)
 from irkit.datasets.transforms.degradations import (AddGaussianNoise, Downsample,  # noqa: F401
                                                     GaussianBlur, Haze, JPEGCompression,
                                                     LowLight, MotionBlur, RainStreaks)
 from irkit.datasets.transforms.formatting import PackInputs  # noqa: F401
-from irkit.datasets.transforms.loading import LoadImageFromFile, LoadMask  # noqa: F401
+from irkit.datasets.transforms.loading import LoadImageFromFile, LoadMask, LoadRandomMask  # noqa: F401
 from irkit.datasets.transforms.masks import GenerateMATMask, mat_random_mask  # noqa: F401

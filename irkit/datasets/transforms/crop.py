@@ -1,15 +1,20 @@
-"""Cropping and padding, applied identically to every listed key."""
+"""Cropping, resizing and padding, applied identically to every listed key."""
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from irkit.registry import TRANSFORMS
 
 from .base import BaseTransform, to_keys
 
-__all__ = ['PairedRandomCrop', 'RandomCrop', 'CenterCrop', 'PadToMultiple', 'CropToMultiple', 'pad_image']
+__all__ = ['PairedRandomCrop', 'RandomCrop', 'CenterCrop', 'PadToMultiple', 'CropToMultiple',
+           'Resize', 'RandomResizedCrop', 'pad_image', 'resize_image', 'resized_size',
+           'random_resized_crop_params']
 
 _PAD_MODES = ('reflect', 'symmetric', 'edge', 'constant')
 
@@ -228,4 +233,158 @@ class CropToMultiple(BaseTransform):
         for k in self.keys:
             results[k] = results[k][top:h - dh + top, left:w - dw + left].copy()
         results['crop_bbox'] = (top, left, h - dh, w - dw)
+        return results
+
+
+_RESIZE_MODES = ('nearest', 'bilinear', 'bicubic')
+
+
+def resize_image(img: np.ndarray, size: Tuple[int, int], interpolation: str = 'bilinear') -> np.ndarray:
+    """Resize an ``H x W (x C)`` float array to ``size = (h, w)`` with PIL's filters.
+
+    ``'bilinear'``/``'bicubic'`` are antialiased when shrinking (PIL's ``Image.resize``,
+    which torchvision's ``Resize`` calls on PIL images; computed in float with
+    ``F.interpolate(..., antialias=True)``, bicubic clamped to [0, 1] as PIL's 8-bit
+    output is); ``'nearest'`` takes the source pixel ``floor((i + 0.5) * in / out)``
+    (PIL's ``NEAREST``, torch's ``'nearest-exact'``).
+    """
+    if interpolation not in _RESIZE_MODES:
+        raise ValueError(f'interpolation must be one of {_RESIZE_MODES}, got {interpolation!r}')
+    h, w = int(size[0]), int(size[1])
+    if h < 1 or w < 1:
+        raise ValueError(f'resize target must be positive, got {h}x{w}')
+    if img.shape[:2] == (h, w):
+        return img
+    squeeze = img.ndim == 2
+    arr = img[:, :, None] if squeeze else img
+    t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None]
+    if interpolation == 'nearest':
+        t = F.interpolate(t, size=(h, w), mode='nearest-exact')
+    else:
+        t = F.interpolate(t, size=(h, w), mode=interpolation, align_corners=False, antialias=True)
+        if interpolation == 'bicubic':
+            t = t.clamp_(0, 1)
+    out = t[0].permute(1, 2, 0).contiguous().numpy()
+    return out[:, :, 0] if squeeze else out
+
+
+def resized_size(h: int, w: int, size: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    """torchvision's ``Resize`` rule: an int sets the *shorter* side (the longer one becomes
+    ``int(size * long / short)``); ``(h, w)`` is used as given."""
+    if isinstance(size, int):
+        short, long = (h, w) if h <= w else (w, h)
+        new_long = int(size * long / short)
+        return (size, new_long) if h <= w else (new_long, size)
+    return _hw(size)
+
+
+@TRANSFORMS.register_module()
+class Resize(BaseTransform):
+    """Resize every key (torchvision ``transforms.Resize`` semantics, PIL filters).
+
+    Args:
+        keys: results keys to resize (each by its own size rule).
+        size: int = length of the shorter side (aspect ratio kept, as torchvision), or
+            ``(h, w)``.
+        interpolation: ``'nearest'``, ``'bilinear'`` or ``'bicubic'`` (see :func:`resize_image`).
+
+    Dropped at inference on user files (a benchmark's size preparation; models run on any size).
+    """
+
+    at_inference = 'drop'
+
+    def __init__(self, keys: Union[str, Sequence[str]], size: Union[int, Sequence[int]],
+                 interpolation: str = 'bilinear') -> None:
+        if interpolation not in _RESIZE_MODES:
+            raise ValueError(f'interpolation must be one of {_RESIZE_MODES}, got {interpolation!r}')
+        if isinstance(size, int):
+            if size < 1:
+                raise ValueError(f'Resize: size must be positive, got {size}')
+        elif len(size) != 2 or min(int(v) for v in size) < 1:
+            raise ValueError(f'Resize: size must be an int or (h, w) with positive values, got {size!r}')
+        self.keys = to_keys(keys)
+        self.size = size if isinstance(size, int) else _hw(size)
+        self.interpolation = interpolation
+
+    def transform(self, results: dict) -> dict:
+        for k in self.keys:
+            img = results[k]
+            out = resize_image(img, resized_size(*img.shape[:2], self.size), self.interpolation)
+            results[k] = out.reshape(out.shape[:2] + img.shape[2:])
+        return results
+
+
+def random_resized_crop_params(h: int, w: int, scale: Sequence[float], ratio: Sequence[float],
+                               rng: np.random.Generator) -> Tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of torchvision's ``RandomResizedCrop.get_params``.
+
+    Up to 10 tries: area fraction ``U(scale)``, aspect ratio ``exp(U(log ratio))``, sides
+    ``round(sqrt(area * ratio))`` / ``round(sqrt(area / ratio))``, accepted if they fit,
+    position uniform; otherwise the whole image cropped centrally to the nearest
+    allowed aspect ratio.
+    """
+    area = h * w
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
+        cw = int(round(math.sqrt(target_area * aspect)))
+        ch = int(round(math.sqrt(target_area / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            top = int(rng.integers(0, h - ch + 1))
+            left = int(rng.integers(0, w - cw + 1))
+            return top, left, ch, cw
+    in_ratio = w / h
+    if in_ratio < min(ratio):
+        cw = w
+        ch = int(round(cw / min(ratio)))
+    elif in_ratio > max(ratio):
+        ch = h
+        cw = int(round(ch * max(ratio)))
+    else:
+        cw, ch = w, h
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCrop(BaseTransform):
+    """torchvision's ``RandomResizedCrop``: a random area/aspect crop resized to ``size``.
+
+    The same crop is taken from every key. Parameters follow
+    :func:`random_resized_crop_params` (torchvision's rule, drawn from irkit's numpy
+    stream instead of torch's global RNG); resizing as :func:`resize_image`.
+
+    Args:
+        keys: results keys (same size).
+        size: output ``int`` (square) or ``(h, w)``.
+        scale: range of the crop's area as a fraction of the image (0.08, 1.0).
+        ratio: range of the crop's aspect ratio w / h (3/4, 4/3).
+        interpolation: ``'bilinear'`` (torchvision's default), ``'bicubic'`` or ``'nearest'``.
+    """
+
+    at_inference = 'drop'
+
+    def __init__(self, keys: Union[str, Sequence[str]], size: Union[int, Sequence[int]],
+                 scale: Sequence[float] = (0.08, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
+                 interpolation: str = 'bilinear', seed: Optional[int] = None) -> None:
+        if interpolation not in _RESIZE_MODES:
+            raise ValueError(f'interpolation must be one of {_RESIZE_MODES}, got {interpolation!r}')
+        if not (0 < scale[0] <= scale[1]) or not (0 < ratio[0] <= ratio[1]):
+            raise ValueError(f'RandomResizedCrop: scale and ratio must be increasing positive ranges, '
+                             f'got scale={scale!r}, ratio={ratio!r}')
+        self.keys = to_keys(keys)
+        self.size = _hw(size)
+        self.scale = (float(scale[0]), float(scale[1]))
+        self.ratio = (float(ratio[0]), float(ratio[1]))
+        self.interpolation = interpolation
+        self.seed = seed
+
+    def transform(self, results: dict) -> dict:
+        h, w = _same_size(results, self.keys)
+        top, left, ch, cw = random_resized_crop_params(h, w, self.scale, self.ratio, self.rng(results))
+        for k in self.keys:
+            img = results[k]
+            out = resize_image(img[top:top + ch, left:left + cw], self.size, self.interpolation)
+            results[k] = out.reshape(out.shape[:2] + img.shape[2:])
+        results['crop_bbox'] = (top, left, ch, cw)
         return results

@@ -12,7 +12,8 @@ from irkit.registry import TRANSFORMS
 
 from .base import BaseTransform
 
-__all__ = ['LoadImageFromFile', 'LoadMask', 'ImageDecodeError', 'decode_image', 'read_bytes']
+__all__ = ['LoadImageFromFile', 'LoadMask', 'LoadRandomMask', 'ImageDecodeError', 'decode_image',
+           'read_bytes']
 
 
 class ImageDecodeError(ValueError):
@@ -192,3 +193,69 @@ class LoadMask(BaseTransform):
         known = ~white if self.white_is_hole else white
         results[self.key] = known.astype(np.float32)
         return results
+
+
+@TRANSFORMS.register_module()
+class LoadRandomMask(LoadMask):
+    """Load a mask drawn at random from a set of mask files into ``results[key]``.
+
+    Each call picks one file uniformly, so images and masks are not paired: the way
+    AOT-GAN (``--mask_type pconv``: every PNG of a folder) and MMagic's
+    ``LoadMask(mask_mode='set')`` (a list file) train on the NVIDIA irregular masks.
+
+    Args:
+        mask_root: folder (scanned, sorted by name) or LMDB of mask images.
+        mask_list_file: instead of ``mask_root``, a text file with one mask file per line,
+            relative to ``prefix`` (MMagic's ``mask_list_file`` / ``prefix``).
+        prefix: folder the listed names are relative to.
+        key, white_is_hole, threshold: as :class:`LoadMask` (white = hole by default;
+            ``threshold=0`` makes every non-zero pixel white, MMagic's rule for mask sets).
+        recursive: scan sub-folders of ``mask_root``.
+        seed: None = a fresh file every call; an int = a fixed file per sample key.
+
+    The result is ``H x W x 1`` float32, 1 = known; the chosen file goes to
+    ``results[f'{key}_path']``.
+    """
+
+    def __init__(self, mask_root: Optional[str] = None, key: str = 'mask', white_is_hole: bool = True,
+                 threshold: float = 0.5, recursive: bool = True, mask_list_file: Optional[str] = None,
+                 prefix: str = '', seed: Optional[int] = None) -> None:
+        super().__init__(key=key, white_is_hole=white_is_hole, threshold=threshold)
+        if (mask_root is None) == (mask_list_file is None):
+            raise ValueError('LoadRandomMask: give exactly one of mask_root and mask_list_file')
+        if mask_list_file is not None:
+            if not os.path.isfile(mask_list_file):
+                raise FileNotFoundError(f'LoadRandomMask: mask list not found: {mask_list_file}')
+            with open(mask_list_file, encoding='utf-8') as f:
+                names = [line.strip() for line in f if line.strip()]
+            self._files = [{f'{key}_path': os.path.join(prefix, n)} for n in names]
+            where = str(mask_list_file)
+        else:
+            from irkit.datasets.base import Source  # late import: irkit.datasets imports this module
+            try:
+                src = Source(mask_root, key, None, recursive)
+            except FileNotFoundError as e:
+                raise FileNotFoundError(f'LoadRandomMask: mask folder not found: {mask_root} (a folder or '
+                                        'LMDB of mask images, white = hole unless white_is_hole=False)') from e
+            self._files = [src.items[k] for k in sorted(src.items)]
+            where = src.describe()
+        if not self._files:
+            raise ValueError(f'LoadRandomMask: no mask images in {where}')
+        self.mask_root, self.mask_list_file, self.prefix = mask_root, mask_list_file, prefix
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def transform(self, results: dict) -> dict:
+        pick = self._files[int(self.rng(results).integers(len(self._files)))]
+        for field in (f'{self.key}_lmdb', f'{self.key}_lmdb_key'):
+            results.pop(field, None)
+        results.update(pick)
+        return super().transform(results)
+
+    def __repr__(self) -> str:
+        src = f'mask_root={self.mask_root!r}' if self.mask_root is not None else \
+            f'mask_list_file={self.mask_list_file!r}, prefix={self.prefix!r}'
+        return (f'LoadRandomMask({src}, {len(self._files)} masks, key={self.key!r}, '
+                f'white_is_hole={self.white_is_hole}, threshold={self.threshold}, seed={self.seed})')
