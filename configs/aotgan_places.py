@@ -32,6 +32,8 @@ model = dict(
     disc_input='comp',            # D (and G's adversarial term) see comp = (1 - m) * img + m * pred
     step_order='g_then_d',        # G's adversarial loss against D before D's update, D on the detached comp
     disc_fake='detach',
+    disc_grad_from_generator=True,  # the official step does not freeze D in G's backward: D's gradient
+                                    # is grad(dis) + grad(0.01 * gen)
     ema=None,
     data_preprocessor=dict(type='DataPreprocessor'),  # images stay in [0, 1]; the model maps to [-1, 1]
 )

@@ -132,6 +132,7 @@ class AOTGenerator(nn.Module):
         outputs=('pred',),
         pad_multiple=4,          # two stride-2 convs; the official test.py does not pad at all
         pad_mode='reflect',
+        min_size=36,             # the rate-8 reflection padding at 1/4 resolution needs > 8 px there
         channel_order='rgb',
     )
 

@@ -120,12 +120,18 @@ def gaussian_kernel1d(size: int, sigma: float, dtype=torch.float64) -> torch.Ten
 
 
 def gaussian_blur(x: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of NCHW ``x`` with zero padding (output the size of ``x``)."""
-    k = gaussian_kernel1d(size, sigma).to(x)
+    """Gaussian blur of NCHW ``x`` with zero padding (output the size of ``x``).
+
+    The kernel is built as AOT-GAN's ``gaussian_blur`` builds it: a float32 1-D Gaussian,
+    its float32 outer product, then cast to ``x``'s dtype (a float64 kernel differs by up to
+    6e-8), applied as one 2-D convolution.
+    """
+    k = gaussian_kernel1d(size, sigma, torch.float32)
+    k2 = (k[:, None] @ k[None, :]).to(x)
     c = x.shape[1]
     pad = (size - 1) // 2
-    x = F.conv2d(F.pad(x, (pad, size - 1 - pad, 0, 0)), k.view(1, 1, 1, -1).expand(c, 1, 1, size), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, pad, size - 1 - pad)), k.view(1, 1, -1, 1).expand(c, 1, size, 1), groups=c)
+    x = F.pad(x, (pad, size - 1 - pad, pad, size - 1 - pad))
+    return F.conv2d(x, k2.view(1, 1, size, size).expand(c, 1, size, size), groups=c)
 
 
 def r1_penalty(real_pred: torch.Tensor, real_img: torch.Tensor) -> torch.Tensor:

@@ -153,6 +153,9 @@ class GANInpaintor(BaseModel):
         disc_steps, disc_start_iter, adv_start_iter, generator_pause: the schedule.
         r1_interval: lazy R1 every ``r1_interval`` iterations (``None``: every step, in
             the main discriminator loss).
+        disc_grad_from_generator: ``g_then_d`` only: the generator's adversarial loss also
+            back-propagates into the discriminator, whose next step then uses those
+            gradients plus its own (what the official AOT-GAN trainer does by not freezing D).
         ema: ``dict(half_life_kimg=10, rampup=None)`` or ``dict(decay=0.999)``;
             ``test_with_ema``: validate/test with the EMA generator.
         xflip: flip each real image left-right with probability 1/2 (mask unchanged).
@@ -168,7 +171,7 @@ class GANInpaintor(BaseModel):
                  step_order: str = 'd_then_g', disc_fake: str = 'detach', disc_steps: int = 1,
                  disc_start_iter: int = 0, adv_start_iter: int = 0,
                  generator_pause: Optional[Sequence[int]] = None, r1_interval: Optional[int] = None,
-                 ema: Optional[dict] = None, test_with_ema: bool = True, xflip: bool = False,
+                 disc_grad_from_generator: bool = False, ema: Optional[dict] = None, test_with_ema: bool = True, xflip: bool = False,
                  batch_gpu: Optional[int] = None, val_seed: int = 240,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(type='DataPreprocessor'),
@@ -208,6 +211,9 @@ class GANInpaintor(BaseModel):
             int(adv_start_iter)
         self.generator_pause = tuple(generator_pause) if generator_pause else None
         self.r1_interval = r1_interval
+        if disc_grad_from_generator and step_order != 'g_then_d':
+            raise ValueError("disc_grad_from_generator needs step_order='g_then_d'")
+        self.disc_grad_from_generator = bool(disc_grad_from_generator)
         self.test_with_ema, self.xflip, self.batch_gpu = test_with_ema, bool(xflip), batch_gpu
         self.val_seed = int(val_seed)
         self._local_iter = 0
@@ -439,6 +445,8 @@ class GANInpaintor(BaseModel):
                 d_optim.backward(reg * self.r1_interval)
             self._step(d_optim, self.discriminator)
             set_requires_grad(self.discriminator, False)
+        if self.disc_grad_from_generator and not d_on and self.discriminator is not None:
+            self.discriminator.zero_grad(set_to_none=True)  # no D step this iteration to use them
         if self._ema is not None and g_on:
             self._ema.update(self.generator_ema, self.generator, n * world_size())
         self._local_iter = it + 1
@@ -458,7 +466,7 @@ class GANInpaintor(BaseModel):
 
     def _g_step(self, chunks, saved, g_optim, it, add) -> None:
         set_requires_grad(self.generator, True)
-        set_requires_grad(self.discriminator, False)
+        set_requires_grad(self.discriminator, self.disc_grad_from_generator)
         for i, (r, m, b) in enumerate(chunks):
             with g_optim.optim_context(self.generator):
                 ns = saved[i]
@@ -473,6 +481,7 @@ class GANInpaintor(BaseModel):
                 ns.pop(k, None)
         self._step(g_optim, self.generator)
         set_requires_grad(self.generator, False)
+        set_requires_grad(self.discriminator, False)
 
     def _d_step(self, chunks, saved, d_optim, add) -> None:
         set_requires_grad(self.discriminator, True)
@@ -512,9 +521,9 @@ class GANInpaintor(BaseModel):
         if size and (h, w) != (size, size):
             x = F.interpolate(x, size=(size, size), mode='bicubic', align_corners=False).clamp(0, 1)
             m = F.interpolate(m, size=(size, size), mode='nearest')
-        elif self.io.pad_multiple > 1:
-            x = pad_bottom_right(x, self.io.pad_multiple, self.io.pad_mode)
-            m = pad_bottom_right(m, self.io.pad_multiple, self.io.pad_mode)
+        elif self.io.pad_multiple > 1 or self.io.min_size > 1:
+            x = pad_bottom_right(x, self.io.pad_multiple, self.io.pad_mode, self.io.min_size)
+            m = pad_bottom_right(m, self.io.pad_multiple, self.io.pad_mode, self.io.min_size)
         devices = [images.device] if images.device.type == 'cuda' else []
         with torch.random.fork_rng(devices=devices):
             if seed is not None:

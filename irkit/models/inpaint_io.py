@@ -23,6 +23,8 @@ directions and calls the network the way its reference code does.
 * ``outputs`` [('pred',)]: names of the returned items; ``'pred'`` is the final image;
 * ``pad_multiple`` [1] / ``pad_mode`` ['reflect']: inference on any size pads the
   bottom/right to a multiple (``'symmetric'`` is numpy's edge-including reflection);
+* ``min_size`` [1]: smaller images are padded up to this size first (networks whose
+  dilated reflection padding needs a minimum size, e.g. AOT-GAN);
 * ``resize_to`` [None]: fixed-resolution networks (MAT, Co-ModGAN) are run at this
   square size at inference (bicubic image, nearest mask) and resized back.
 
@@ -62,15 +64,16 @@ def _merge(cls, declared: Mapping, override: Optional[Mapping], where: str):
     return cls(**merged)
 
 
-def pad_bottom_right(x: torch.Tensor, multiple: int, mode: str) -> torch.Tensor:
-    """Pad NCHW ``x`` on the bottom/right to a multiple of ``multiple``.
+def pad_bottom_right(x: torch.Tensor, multiple: int, mode: str, min_size: int = 1) -> torch.Tensor:
+    """Pad NCHW ``x`` on the bottom/right to at least ``min_size`` and a multiple of ``multiple``.
 
     ``'symmetric'`` repeats the edge pixel (numpy's ``np.pad(mode='symmetric')``, what
     LaMa's ``pad_img_to_modulo`` uses); ``'reflect'`` does not. Pads larger than the
     image fall back to ``'replicate'``.
     """
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    th, tw = max(h, min_size), max(w, min_size)
+    ph, pw = th - h + (-th) % multiple, tw - w + (-tw) % multiple
     if not (ph or pw):
         return x
     if mode == 'symmetric':
@@ -100,6 +103,7 @@ class InpaintIO:
     outputs: Tuple[str, ...] = ('pred',)
     pad_multiple: int = 1
     pad_mode: str = 'reflect'
+    min_size: int = 1
     resize_to: Optional[int] = None
 
     def __post_init__(self) -> None:

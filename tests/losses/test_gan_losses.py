@@ -24,7 +24,8 @@ def test_smgan_targets_blurred_hole_for_fakes_and_one_for_the_generator():
     blurred = convolve(hole[0, 0].numpy(), np.outer(g, g), mode='constant', cval=0.0)
     loss = build(type='GANLoss', gan_type='smgan', loss_weight=0.01)
     d_fake = loss(d_map, False, is_disc=True, mask=hole)
-    assert d_fake.item() == pytest.approx(((up[0, 0].numpy() - blurred) ** 2).mean(), rel=1e-10)
+    # the kernel is float32 as AOT-GAN builds it: within 1e-7 of the float64 Gaussian
+    assert d_fake.item() == pytest.approx(((up[0, 0].numpy() - blurred) ** 2).mean(), abs=1e-7)
     assert loss(d_map, True, is_disc=True, mask=hole).item() == pytest.approx((up ** 2).mean().item(), rel=1e-12)
     assert loss(d_map, True, is_disc=False, mask=hole).item() == pytest.approx(
         0.01 * ((up - 1) ** 2).mean().item(), rel=1e-12)

@@ -83,6 +83,7 @@ def test_configs_carry_the_official_recipe(name):
     assert m.type == 'GANInpaintor' and m.generator == dict(type='AOTGenerator', block_num=8, rates=(1, 2, 4, 8))
     assert m.discriminator.type == 'AOTDiscriminator'
     assert (m.step_order, m.disc_fake, m.disc_input, m.ema) == ('g_then_d', 'detach', 'comp', None)
+    assert m.disc_grad_from_generator is True
     assert (m.gan_loss.gan_type, m.gan_loss.loss_weight) == ('smgan', 0.01)
     l1, style, perc = m.losses
     assert (l1.type, l1.loss_weight, l1.pred, l1.target) == ('L1Loss', 1.0, 'pred', 'gt') and 'region' not in l1
@@ -176,9 +177,10 @@ def test_one_training_step_by_hand(name, tmp_path):
         np.testing.assert_allclose(log[k].item(), v.item(), rtol=2e-5, err_msg=k)
     # --- both networks stepped, by Adam's first step: -lr * g / (|g| + eps) (bias-corrected)
     g_total = sum(hand[k] for k in ('loss_l1', 'loss_style', 'loss_perceptual', 'loss_g'))
-    g_grads = torch.autograd.grad(g_total, list(g0.parameters()))
+    g_grads = torch.autograd.grad(g_total, list(g0.parameters()), retain_graph=True)
     d_params = [p for n, p in d0.named_parameters()]
-    d_grads = torch.autograd.grad(hand['loss_d_fake'] + hand['loss_d_real'], d_params)
+    # the official step: G's adversarial term reaches D too (disc_grad_from_generator=True)
+    d_grads = torch.autograd.grad(hand['loss_d_fake'] + hand['loss_d_real'] + hand['loss_g'], d_params)
     for net, before, grads in ((model.generator, g0, g_grads), (model.discriminator, d0, d_grads)):
         moved = 0
         for (n, p_new), p_old, g in zip(net.named_parameters(), before.parameters(), grads):
@@ -245,5 +247,9 @@ def test_official_generator_file_inpaints_any_size(tmp_path):
             ref = ((g.eval()(x * (1 - m) + m, m) + 1) / 2).clamp(0, 1)[..., :h, :w]
         hole = known[0, 0] == 0
         torch.testing.assert_close(out.reshape(3, h, w)[:, hole], ref[0][:, hole], rtol=0, atol=1e-6)
-    with pytest.raises(ValueError, match='at least 36'):
-        inpaint(model, torch.rand(3, 30, 40), np.ones((30, 40), np.float32))
+    # smaller images are padded up to min_size=36 (replicate: reflection needs pad < size) and cropped back
+    small = torch.rand(3, 30, 40)
+    known = np.ones((30, 40), np.float32)
+    known[10:20, 10:20] = 0
+    out = inpaint(model, small, known)
+    assert out.shape == (3, 30, 40) and torch.equal(out[:, known > 0], small[:, known > 0])

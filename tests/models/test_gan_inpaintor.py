@@ -1,5 +1,7 @@
 """GANInpaintor: conventions, losses against hand computations, the step schedules, inference."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -300,3 +302,36 @@ def test_bgr_io_feeds_the_network_bgr_and_returns_rgb():
     out = m.inpaint(img, known)
     seen = m.generator.calls[-1][0]
     assert torch.equal(seen[:, :3], img.flip(1)) and torch.allclose(out, img)
+
+
+@pytest.mark.parametrize('into_d', [False, True])
+def test_disc_grad_from_generator_adds_gs_adversarial_gradient_to_d(into_d):
+    """AOT-GAN's official step: D's update uses grad(d_loss) + grad(g_adv) when asked."""
+    m = build(step_order='g_then_d', disc_grad_from_generator=into_d, losses=[])
+    ow = OptimWrapperDict(generator=OptimWrapper(torch.optim.SGD(m.generator.parameters(), lr=0.0)),
+                          discriminator=OptimWrapper(torch.optim.SGD(m.discriminator.parameters(), lr=1.0)))
+    d0 = copy.deepcopy(m.discriminator)
+    m.train()
+    m.train_step(batch(), ow)
+    gt01, known = stacked(batch())
+    gt = gt01 * 2 - 1
+    _, pred = m.generator(torch.cat([gt * known, 1 - known], 1))  # G did not move (lr 0)
+    comp = pred * (1 - known) + gt * known
+    d_loss = F.softplus(d0(comp.detach())[0]).mean() + F.softplus(-d0(gt)[0]).mean()
+    g_adv = 2.0 * F.softplus(-d0(comp)[0]).mean()
+    total = d_loss + g_adv if into_d else d_loss
+    grads = torch.autograd.grad(total, list(d0.parameters()))
+    for p_new, p_old, g in zip(m.discriminator.parameters(), d0.parameters(), grads):
+        assert torch.allclose(p_new.detach(), p_old.detach() - g, atol=1e-6)
+    with pytest.raises(ValueError, match="g_then_d"):
+        build(disc_grad_from_generator=True)
+
+
+def test_min_size_pads_small_images_up_and_crops_back():
+    x = torch.arange(3 * 5 * 7, dtype=torch.float32).view(1, 3, 5, 7)
+    y = pad_bottom_right(x, 4, 'reflect', min_size=12)
+    assert y.shape == (1, 3, 12, 12) and torch.equal(y[..., :5, :7], x)
+    m = build(io=dict(pad_multiple=4, min_size=12)).eval()
+    b = batch(n=1, h=6, w=9)
+    out = m.val_step(b)[0]['pred']
+    assert out.shape == (3, 6, 9)
