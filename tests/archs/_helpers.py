@@ -1,7 +1,10 @@
 """Helpers shared by the arch tests."""
-import hashlib
+import json
+import os
 
 import torch
+
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -9,12 +12,27 @@ def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def state_dict_digest(model: torch.nn.Module) -> str:
-    """Short sha256 of the sorted ``key:shape`` lines of the state_dict.
+def load_layout(name: str, part: str) -> dict:
+    """``{key: shape}`` of a released configuration, from ``fixtures/<name>.json``.
 
-    The expected digests were computed from the official implementations
-    (swz30/MPRNet@43feb2a, swz30/Restormer@df766d5, va1shn9v/PromptIR@106159a) at
-    their released settings, so equal digests mean identical key sets and shapes.
-    """
-    lines = '\n'.join(f'{k}:{tuple(v.shape)}' for k, v in sorted(model.state_dict().items()))
-    return hashlib.sha256(lines.encode()).hexdigest()[:16]
+    The fixtures were written from the official implementations' state dicts (each file's
+    ``source`` names the repository, commit and constructor call)."""
+    with open(os.path.join(FIXTURES, f'{name}.json')) as f:
+        return json.load(f)[part]
+
+
+def layout_diff(model_or_sd, expected: dict):
+    """``(missing, unexpected, shape mismatches)`` of a model's state_dict against a layout."""
+    sd = model_or_sd.state_dict() if isinstance(model_or_sd, torch.nn.Module) else model_or_sd
+    got = {k: list(v.shape) for k, v in sd.items()}
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    shapes = [f'{k}: {got[k]} != {expected[k]}' for k in expected if k in got and got[k] != expected[k]]
+    return missing, extra, shapes
+
+
+def assert_layout(model_or_sd, name: str, part: str) -> None:
+    """The state_dict has exactly the keys and shapes of the released layout (a readable diff otherwise)."""
+    missing, extra, shapes = layout_diff(model_or_sd, load_layout(name, part))
+    assert (missing, extra, shapes) == ([], [], []), (
+        f'{name}[{part}]: missing {missing[:10]}, unexpected {extra[:10]}, shapes {shapes[:10]}')

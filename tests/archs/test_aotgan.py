@@ -11,7 +11,7 @@ from irkit.archs.aotgan import AOTBlock, AOTDiscriminator, AOTGenerator, UpConv,
 from irkit.fileio.weights import ConversionError, read_official
 from irkit.registry import ARCHS
 
-from ._helpers import n_params
+from ._helpers import layout_diff, n_params
 
 FIXTURE = os.path.join(os.path.dirname(__file__), 'fixtures', 'aotgan_released_keys.json')
 
@@ -20,14 +20,6 @@ FIXTURE = os.path.join(os.path.dirname(__file__), 'fixtures', 'aotgan_released_k
 def released():
     with open(FIXTURE) as f:
         return json.load(f)
-
-
-def layout_diff(model, expected):
-    got = {k: list(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(got))
-    extra = sorted(set(got) - set(expected))
-    shapes = [f'{k}: {got[k]} != {expected[k]}' for k in expected if k in got and got[k] != expected[k]]
-    return missing, extra, shapes
 
 
 def test_released_layout_matches_official(released):
