@@ -6,3 +6,4 @@ from irkit.metrics import lpips  # noqa: F401
 from irkit.metrics import fid  # noqa: F401
 from irkit.metrics import daclip  # noqa: F401
 from irkit.metrics import niqe  # noqa: F401
+from irkit.metrics import binned  # noqa: F401
