@@ -83,3 +83,28 @@ class NaNAtCall(nn.Module):
             if self.calls == self.bad_call:
                 y = y * float('nan')
         return y
+
+
+@HOOKS.register_module()
+class KillAtIterHook(Hook):
+    """Send ``signal`` (default SIGKILL, what the kernel's out-of-memory killer sends) to this
+    process after iteration ``at`` on rank ``rank``."""
+
+    def __init__(self, at: int = 1, rank: int = 1, signal: int = 9) -> None:
+        self.at, self.rank, self.signal = at, rank, signal
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.iter + 1 == self.at and int(os.environ.get('RANK', 0)) == self.rank:
+            os.kill(os.getpid(), self.signal)
+
+
+@HOOKS.register_module()
+class RaiseAtIterHook(Hook):
+    """Raise a ZeroDivisionError (a bug, not an input error) after iteration ``at``."""
+
+    def __init__(self, at: int = 1) -> None:
+        self.at = at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.iter + 1 == self.at:
+            raise ZeroDivisionError('planted bug in after_train_iter')
