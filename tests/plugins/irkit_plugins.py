@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
 
-from irkit.registry import ARCHS, HOOKS
+from irkit.datasets.image_folder_dataset import ImageFolderDataset
+from irkit.registry import ARCHS, DATASETS, HOOKS
 
 
 @HOOKS.register_module()
@@ -108,3 +109,17 @@ class RaiseAtIterHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if runner.iter + 1 == self.at:
             raise ZeroDivisionError('planted bug in after_train_iter')
+
+
+@DATASETS.register_module()
+class CountingImageFolder(ImageFolderDataset):
+    """An ImageFolderDataset that appends every index it loads to ``count_file``."""
+
+    def __init__(self, count_file: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.count_file = count_file
+
+    def __getitem__(self, idx):
+        with open(self.count_file, 'a') as f:
+            f.write(f'{int(idx)}\n')
+        return super().__getitem__(idx)
