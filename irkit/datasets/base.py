@@ -18,6 +18,7 @@ from irkit.datasets.samplers import seeded_sample
 from irkit.datasets.transforms.base import Compose
 from irkit.fileio.lmdb import (IMG_EXTENSIONS, LmdbReader, is_lmdb_path, read_meta_info,
                                scan_images)
+from irkit.fileio.paths import not_found
 
 __all__ = ['BaseImageDataset', 'SampleError', 'list_source', 'Source', 'template_regex']
 
@@ -53,7 +54,7 @@ class Source:
                     self.shapes[m.key] = m.shape
         elif meta_file is not None:
             if not os.path.isdir(self.root):
-                raise FileNotFoundError(f'{prefix} folder not found: {self.root}')
+                raise not_found(f'{prefix} folder', self.root)
             for m in read_meta_info(meta_file):
                 # the meta line names the file relative to the root (key = name w/o extension)
                 path = self._find_file(m.key, meta_file)
