@@ -37,11 +37,17 @@ def main(argv=None):
                        ('mask', args.mask)):
         if not osp.isfile(path):
             raise SystemExit(f'{what} not found: {path}')
-    from irkit.apis.inpainting import inpaint, init_model, save_rgb
+    from irkit.apis.inpainting import inpaint, init_model, read_mask, read_rgb, save_rgb
+
+    # read and check the inputs before building the model (which can take a minute)
+    image = read_rgb(args.img)
+    known = read_mask(args.mask, white_is_hole=not args.mask_white_known)
+    if known.shape[-2:] != image.shape[-2:]:
+        raise SystemExit(f'inpaint: mask size {tuple(known.shape[-2:])} ({args.mask}) differs from the '
+                         f'image size {tuple(image.shape[-2:])} ({args.img})')
     model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     try:
-        out = inpaint(model, args.img, args.mask, seed=args.seed, white_is_hole=not args.mask_white_known,
-                      noise_mode=args.noise_mode)
+        out = inpaint(model, image, known, seed=args.seed, noise_mode=args.noise_mode)
     except (ValueError, TypeError) as e:
         raise SystemExit(f'inpaint: {e}')
     save_rgb(out, args.out)
@@ -49,4 +55,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from irkit.utils.cli import run_cli
+    run_cli(main)

@@ -138,3 +138,11 @@ class ImageMaskConvInpainter(nn.Module):
 
     def forward(self, img, mask):
         return self.conv(torch.cat([img, mask], dim=1))
+
+
+@ARCHS.register_module()
+class FailsToBuild(nn.Module):
+    """Raises when built: a tool that reports an input error first never gets here."""
+
+    def __init__(self) -> None:
+        raise RuntimeError('FailsToBuild was built')
