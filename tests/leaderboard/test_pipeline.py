@@ -227,7 +227,7 @@ def test_repository_metafiles_cover_the_zoo():
     mfs = {mf.method: mf for mf in load_metafiles(os.path.join(ROOT, 'configs', 'metafiles'))}
     assert {'MPRNet', 'Restormer', 'PromptIR', 'MAT', 'DA-CLIP'} <= set(mfs)
     files = {m.weights.file for mf in mfs.values() for m in mf.models}
-    # every released model of the four restoration/inpainting methods (fact sheets)
+    # every released model of the four methods (their official release pages and READMEs)
     assert {'model_deblurring.pth', 'model_denoising.pth', 'model_deraining.pth'} <= files
     restormer = {'deraining.pth', 'motion_deblurring.pth', 'single_image_defocus_deblurring.pth',
                  'dual_pixel_defocus_deblurring.pth', 'real_denoising.pth'}
