@@ -33,13 +33,16 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    for what, path in (('config', args.config), ('checkpoint', args.checkpoint), ('image', args.img),
-                       ('mask', args.mask)):
+    # the checkpoint may be a bare file name looked up in $IRKIT_WEIGHTS: init_model resolves it
+    # (before building the model)
+    for what, path in (('image', args.img), ('mask', args.mask)):
         if not osp.isfile(path):
             raise SystemExit(f'{what} not found: {path}')
-    from irkit.apis.inpainting import inpaint, init_model, read_mask, read_rgb, save_rgb
+    from irkit.apis.inpainting import inpaint, init_model, read_mask, save_rgb
+    from irkit.apis.restoration import read_rgb
 
-    # read and check the inputs before building the model (which can take a minute)
+    # decode and compare the inputs before building the model (which can take a minute);
+    # inpaint() reads them again the way the config's test pipeline does
     image = read_rgb(args.img)
     known = read_mask(args.mask, white_is_hole=not args.mask_white_known)
     if known.shape[-2:] != image.shape[-2:]:
@@ -47,7 +50,8 @@ def main(argv=None):
                          f'image size {tuple(image.shape[-2:])} ({args.img})')
     model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     try:
-        out = inpaint(model, image, known, seed=args.seed, noise_mode=args.noise_mode)
+        out = inpaint(model, args.img, args.mask, seed=args.seed, white_is_hole=not args.mask_white_known,
+                      noise_mode=args.noise_mode)
     except (ValueError, TypeError) as e:
         raise SystemExit(f'inpaint: {e}')
     save_rgb(out, args.out)
