@@ -50,4 +50,4 @@ def test_inpaint_checks_inputs_first(tmp_path, never_built):
     bad = tmp_path / 'bad.png'
     bad.write_bytes(b'\x89PNG truncated')
     _fails_before_building(['tools/inpaint.py', cfg, ckpt, '--img', str(bad), '--mask', str(mask), *out],
-                           f'cannot decode image {bad}')
+                           f'{bad}: cannot decode image')
