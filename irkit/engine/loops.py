@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import logging
-import random
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
