@@ -33,11 +33,21 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    for what, path in (('config', args.config), ('checkpoint', args.checkpoint), ('image', args.img),
-                       ('mask', args.mask)):
+    # the checkpoint may be a bare file name looked up in $IRKIT_WEIGHTS: init_model resolves it
+    # (before building the model)
+    for what, path in (('image', args.img), ('mask', args.mask)):
         if not osp.isfile(path):
             raise SystemExit(f'{what} not found: {path}')
-    from irkit.apis.inpainting import inpaint, init_model, save_rgb
+    from irkit.apis.inpainting import inpaint, init_model, read_mask, save_rgb
+    from irkit.apis.restoration import read_rgb
+
+    # decode and compare the inputs before building the model (which can take a minute);
+    # inpaint() reads them again the way the config's test pipeline does
+    image = read_rgb(args.img)
+    known = read_mask(args.mask, white_is_hole=not args.mask_white_known)
+    if known.shape[-2:] != image.shape[-2:]:
+        raise SystemExit(f'inpaint: mask size {tuple(known.shape[-2:])} ({args.mask}) differs from the '
+                         f'image size {tuple(image.shape[-2:])} ({args.img})')
     model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     try:
         out = inpaint(model, args.img, args.mask, seed=args.seed, white_is_hole=not args.mask_white_known,
@@ -49,4 +59,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from irkit.utils.cli import run_cli
+    run_cli(main)

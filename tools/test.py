@@ -29,6 +29,8 @@ def parse_args(argv=None):
                    help="score these named test sets of the config (its test_sets) instead of "
                    "test_dataloader.dataset; 'all' for every one")
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--verbose', action='store_true',
+                   help='also print the environment, the full config and the hook order (always in the log file)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -44,6 +46,8 @@ def format_table(metrics: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.verbose:
+        os.environ['IRKIT_VERBOSE'] = '1'
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     from irkit.engine.dist import init_distributed, shutdown_distributed

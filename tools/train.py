@@ -18,6 +18,8 @@ def parse_args(argv=None):
     p.add_argument('--amp', action='store_true',
                    help='mixed precision (fp16 with loss scaling on GPU, bf16 autocast on CPU)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys: key=value')
+    p.add_argument('--verbose', action='store_true',
+                   help='also print the environment, the full config and the hook order (always in the log file)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -38,6 +40,8 @@ def set_amp(cfg) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.verbose:
+        os.environ['IRKIT_VERBOSE'] = '1'
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     from irkit.engine.dist import adapt_model_wrapper, init_distributed, shutdown_distributed

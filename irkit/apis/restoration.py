@@ -171,6 +171,8 @@ def list_images(inputs: Iterable[str]) -> List[str]:
             for root, _, files in os.walk(p):
                 out += [osp.join(root, f) for f in files if f.lower().endswith(IMG_EXTS)]
         elif osp.isfile(p):
+            if not p.lower().endswith(IMG_EXTS):
+                raise ValueError(f"input {p} is not an image file (extensions: {', '.join(IMG_EXTS)})")
             out.append(p)
         else:
             raise FileNotFoundError(f'input not found: {p}')

@@ -1,6 +1,7 @@
 """Datasets (list samples) and transforms (do the work)."""
 from irkit.datasets import transforms  # noqa: F401
 from irkit.datasets import base  # noqa: F401
+from irkit.datasets import samplers  # noqa: F401  (irkit's InfiniteSampler)
 from irkit.datasets import paired_image_dataset  # noqa: F401
 from irkit.datasets import image_folder_dataset  # noqa: F401
 from irkit.datasets import inpainting_dataset  # noqa: F401

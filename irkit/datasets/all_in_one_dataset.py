@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Union
 
 from torch.utils.data import Dataset
 
+from irkit.datasets.samplers import seeded_sample
 from irkit.registry import DATASETS
 
 __all__ = ['AllInOneDataset']
@@ -78,8 +79,9 @@ class AllInOneDataset(Dataset):
         return d, (idx - start) % self.sizes[d]
 
     def __getitem__(self, idx: int) -> dict:
-        d, local = self.locate(idx)
-        sample = self.datasets[d][local]
+        d, local = self.locate(int(idx))
+        with seeded_sample(idx):  # the sub-dataset gets a plain index
+            sample = self.datasets[d][local]
         sample['task'] = self.tasks[d]
         sample['task_id'] = self.task_names.index(self.tasks[d])
         return sample

@@ -14,9 +14,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from torch.utils.data import Dataset
 
+from irkit.datasets.samplers import seeded_sample
 from irkit.datasets.transforms.base import Compose
 from irkit.fileio.lmdb import (IMG_EXTENSIONS, LmdbReader, is_lmdb_path, read_meta_info,
                                scan_images)
+from irkit.fileio.paths import not_found
 
 __all__ = ['BaseImageDataset', 'SampleError', 'list_source', 'Source', 'template_regex']
 
@@ -52,7 +54,7 @@ class Source:
                     self.shapes[m.key] = m.shape
         elif meta_file is not None:
             if not os.path.isdir(self.root):
-                raise FileNotFoundError(f'{prefix} folder not found: {self.root}')
+                raise not_found(f'{prefix} folder', self.root)
             for m in read_meta_info(meta_file):
                 # the meta line names the file relative to the root (key = name w/o extension)
                 path = self._find_file(m.key, meta_file)
@@ -141,19 +143,22 @@ class BaseImageDataset(Dataset):
         return info
 
     def __getitem__(self, idx: int) -> dict:
-        if idx < 0:
-            idx += len(self)
-        if not 0 <= idx < len(self):
-            raise IndexError(f'{type(self).__name__} index {idx} out of range ({len(self)} samples)')
-        info = self.get_data_info(idx)
-        try:
-            results = self.pipeline(dict(info))
-            self.check_results(results, info)
-            return results
-        except SampleError:
-            raise
-        except Exception as e:
-            raise SampleError(self._error_message(idx, info, e)) from e
+        # an index from irkit's InfiniteSampler seeds this sample's randomness (exact resume)
+        with seeded_sample(idx):
+            idx = int(idx)
+            if idx < 0:
+                idx += len(self)
+            if not 0 <= idx < len(self):
+                raise IndexError(f'{type(self).__name__} index {idx} out of range ({len(self)} samples)')
+            info = self.get_data_info(idx)
+            try:
+                results = self.pipeline(dict(info))
+                self.check_results(results, info)
+                return results
+            except SampleError:
+                raise
+            except Exception as e:
+                raise SampleError(self._error_message(idx, info, e)) from e
 
     def _error_message(self, idx: int, info: dict, e: BaseException) -> str:
         paths = ', '.join(f'{k}={v}' for k, v in info.items() if k.endswith('_path'))

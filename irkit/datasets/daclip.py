@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from irkit.datasets.base import BaseImageDataset
 from irkit.datasets.transforms.base import BaseTransform, worker_rng
 from irkit.fileio.lmdb import scan_images
+from irkit.fileio.paths import not_found
 from irkit.registry import DATASETS, TRANSFORMS
 
 __all__ = ['DEGRADATIONS', 'parse_title', 'read_caption_csv', 'DaCLIPCaptionDataset',
@@ -50,7 +51,7 @@ def read_caption_csv(csv_file: str, img_key: str = 'filepath', caption_key: str 
     """Rows of a DA-CLIP CSV as ``{'path', 'caption', 'degradation'}``; relative image
     paths are resolved against the CSV's folder when they do not exist as given."""
     if not os.path.isfile(csv_file):
-        raise FileNotFoundError(f'caption CSV not found: {csv_file}')
+        raise not_found('caption CSV', csv_file)
     base = os.path.dirname(os.path.abspath(csv_file))
     rows = []
     with open(csv_file, newline='', encoding='utf-8') as f:
@@ -231,8 +232,8 @@ class MixedDegradationDataset(BaseImageDataset):
             gt_dir = os.path.join(self.data_root, deg, 'GT')
             for d in (lq_dir, gt_dir):
                 if not os.path.isdir(d):
-                    raise FileNotFoundError(f"MixedDegradationDataset: folder '{d}' not found "
-                                            f'(layout: <data_root>/<degradation>/{{LQ,GT}})')
+                    raise not_found('MixedDegradationDataset: folder', d,
+                                    ' (layout: <data_root>/<degradation>/{LQ,GT})')
             lqs = sorted(p for _, p in scan_images(lq_dir))
             gts = sorted(p for _, p in scan_images(gt_dir))
             if len(lqs) != len(gts):

@@ -12,6 +12,7 @@ import os
 from typing import Callable, Optional, Sequence, Union
 
 from irkit.datasets.inpainting_dataset import InpaintingDataset
+from irkit.fileio.paths import not_found
 from irkit.registry import DATASETS
 
 __all__ = ['InpaintingBenchmarkDataset', 'BENCHMARK_LAYOUTS']
@@ -57,8 +58,8 @@ class InpaintingBenchmarkDataset(InpaintingDataset):
         self.benchmark = benchmark
         for what, root in (('data_root', data_root), ('mask_root', mask_root)):
             if root is not None and not os.path.exists(str(root)):
-                raise FileNotFoundError(
-                    f'{benchmark} {what} not found: {root}\nExpected layout:\n{BENCHMARK_LAYOUTS[benchmark]}')
+                raise not_found(f'{benchmark} {what}', root,
+                                f'\nExpected layout:\n{BENCHMARK_LAYOUTS[benchmark]}')
         super().__init__(data_root, mask_root=mask_root, meta_file=meta_file, pipeline=pipeline,
                          mask_match=mask_match, mask_variant=mask_variant, mask_seed=mask_seed,
                          mask_white_is_hole=mask_white_is_hole, recursive=recursive, test_mode=test_mode)

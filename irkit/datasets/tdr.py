@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from irkit.datasets.transforms.loading import decode_image
 from irkit.fileio.lmdb import scan_images
+from irkit.fileio.paths import not_found
 from irkit.registry import DATASETS
 
 __all__ = ['GuidanceDataset']
@@ -58,9 +59,8 @@ class GuidanceDataset(Dataset):
         roots = ref_root if isinstance(ref_root, dict) else {None: ref_root}
         for task, root in roots.items():
             if not os.path.isdir(str(root)):
-                raise FileNotFoundError(f"guidance folder not found: {root}"
-                                        + (f" (task '{task}')" if task else '')
-                                        + '; render it with tools/tdr_generate_guidance.py')
+                raise not_found('guidance folder' + (f" (task '{task}')" if task else ''), str(root),
+                                '; render it with tools/tdr_generate_guidance.py')
             self._index[task] = dict(scan_images(str(root)))
         self.ref_paths: List[Optional[str]] = []
         missing = []

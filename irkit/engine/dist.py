@@ -66,6 +66,10 @@ def adapt_model_wrapper(cfg) -> None:
     """
     if torch.cuda.is_available():
         return
+    import warnings
+    # recent torch deprecates broadcast_buffers in favour of forward_sync_buffers, which still
+    # syncs buffers at init; irkit wants no buffer sync at all, so it keeps the old argument
+    warnings.filterwarnings('ignore', message='`broadcast_buffers` is deprecated', category=FutureWarning)
     from mmengine.registry import MODEL_WRAPPERS
     from torch.nn.parallel import DistributedDataParallel
 

@@ -81,6 +81,18 @@ class IrkitRunner(Runner):
 
     _resume_rng_state: Optional[dict] = None
 
+    # -- concise console (irkit.engine.console) ------------------------------------
+    def build_logger(self, log_level='INFO', log_file=None, **kwargs):
+        from irkit.engine.console import quiet_console
+        logger = super().build_logger(log_level=log_level, log_file=log_file, **kwargs)
+        quiet_console(logger)
+        return logger
+
+    def _log_env(self, env_cfg: dict) -> None:
+        from irkit.engine.console import run_summary
+        super()._log_env(env_cfg)
+        self.logger.info(run_summary(self))
+
     def call_hook(self, fn_name: str, **kwargs) -> None:
         super().call_hook(fn_name, **kwargs)
         if fn_name == 'before_save_checkpoint':

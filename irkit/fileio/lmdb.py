@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from irkit.fileio.paths import not_found
+
 __all__ = [
     'META_FILE', 'IMG_EXTENSIONS', 'MetaInfo', 'LmdbReader', 'LmdbError', 'LmdbKeyError',
     'read_meta_info', 'format_meta_line', 'scan_images', 'encode_png', 'make_lmdb',
@@ -87,7 +89,7 @@ def read_meta_info(path) -> List[MetaInfo]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f'meta info file not found: {path}')
+        raise not_found('meta info file', path)
     rows = []
     with open(path, encoding='utf-8') as f:
         for lineno, raw in enumerate(f, 1):
@@ -251,7 +253,7 @@ def scan_images(root, recursive: bool = True, suffixes: Sequence[str] = IMG_EXTE
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f'image folder not found: {root}')
+        raise not_found('image folder', root)
     it = root.rglob('*') if recursive else root.glob('*')
     found: Dict[str, str] = {}
     for p in it:

@@ -62,6 +62,8 @@ class NonFiniteGuardHook(Hook):
                 return
             orig_step(**kwargs)
 
+        if hasattr(orig_step, '_with_counter'):
+            step._with_counter = True  # mmengine's scheduler checks this mark; orig_step still counts
         wrapper.backward, wrapper.step = backward, step
         wrapper._irkit_guarded = True
 

@@ -53,11 +53,25 @@ def make_grid(sample: dict, keys: Sequence[str]) -> Optional[np.ndarray]:
     return np.concatenate(tiles, axis=1) if tiles else None
 
 
+def add_image_to_backends(runner, tag: str, rgb: np.ndarray, step: int) -> None:
+    """Send an HWC uint8 RGB image to the visualiser's backends other than the local one
+    (whose files would repeat the hook's own ``vis/`` folder), e.g. TensorBoard."""
+    from mmengine.dist import is_main_process
+    from mmengine.visualization import LocalVisBackend
+    if not is_main_process():
+        return
+    vis = getattr(runner, 'visualizer', None)
+    for backend in getattr(vis, '_vis_backends', {}).values():
+        if not isinstance(backend, LocalVisBackend):
+            backend.add_image(tag, np.ascontiguousarray(rgb), step=step)
+
+
 @HOOKS.register_module()
 class VisualizationHook(Hook):
     """Save ``input | output | ground truth`` grids of the first validation samples.
 
-    Files go to ``{work_dir}/vis/iter_{N}/{key}.png`` (or ``out_dir``).
+    Files go to ``{work_dir}/vis/iter_{N}/{key}.png`` (or ``out_dir``); the same grids go
+    to the visualiser's other backends (TensorBoard: tag ``val/{key}`` at step ``N``).
 
     Args:
         max_samples: how many samples per validation run.
@@ -86,6 +100,7 @@ class VisualizationHook(Hook):
             if grid is not None:
                 name = safe_name(s.get('key', f'{batch_idx}_{self._count}'))
                 write_image(osp.join(out_dir, f'iter_{runner.iter}', f'{name}.png'), grid)
+                add_image_to_backends(runner, f'val/{name}', grid[..., ::-1], runner.iter)
             self._count += 1
 
 

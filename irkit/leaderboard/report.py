@@ -171,20 +171,22 @@ def to_json(rows: Sequence[Row], **meta) -> str:
     return json.dumps({**meta, 'rows': [asdict(r) for r in rows]}, indent=2, default=str)
 
 
-def plot(rows: Sequence[Row], path: str) -> Path:
-    """Measured vs published, one panel per metric, with the y = x line (PNG)."""
+def plot(rows: Sequence[Row], path: str) -> Optional[Path]:
+    """Measured vs published, one panel per metric, with the y = x line (PNG).
+
+    Returns ``None`` and writes nothing when no row has both a measured and a published
+    value (an empty plot says nothing the table does not).
+    """
+    done = [r for r in rows if r.measured is not None and r.published is not None]
+    if not done:
+        return None
     import matplotlib
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
 
-    done = [r for r in rows if r.measured is not None and r.published is not None]
     metrics = sorted({r.metric for r in done})
-    n = max(1, len(metrics))
+    n = len(metrics)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), squeeze=False)
-    if not done:
-        ax = axes[0][0]
-        ax.text(0.5, 0.5, 'no measured rows yet\n(see the "not run" reasons)', ha='center', va='center')
-        ax.set_axis_off()
     for ax, metric in zip(axes[0], metrics):
         pts = [r for r in done if r.metric == metric]
         xs, ys = [r.published for r in pts], [r.measured for r in pts]

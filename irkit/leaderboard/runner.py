@@ -294,7 +294,8 @@ class Leaderboard:
 
 
 def write_outputs(rows: List[Row], out_md: str, header: str = '', **meta) -> Dict[str, str]:
-    """``out_md`` plus its ``.csv``, ``.json`` and ``.png`` siblings. Returns the paths."""
+    """``out_md`` plus its ``.csv``, ``.json`` and ``.png`` siblings (the plot only when some
+    row was measured). Returns the paths written."""
     from irkit.fileio.checkpoint import atomic_write_bytes
     from irkit.leaderboard.report import markdown, plot, to_csv, to_json
     base = Path(out_md)
@@ -303,7 +304,8 @@ def write_outputs(rows: List[Row], out_md: str, header: str = '', **meta) -> Dic
     atomic_write_bytes(markdown(rows, header=header).encode(), paths['markdown'])
     atomic_write_bytes(to_csv(rows).encode(), paths['csv'])
     atomic_write_bytes(to_json(rows, **meta).encode(), paths['json'])
-    plot(rows, paths['plot'])
+    if plot(rows, paths['plot']) is None:
+        del paths['plot']
     return paths
 
 

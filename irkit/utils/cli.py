@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import Callable
+
+from irkit.utils.launch import report_error
 
 # errors whose message already names the file/key/field; anything else keeps its traceback
 USER_ERRORS = (FileNotFoundError, KeyError, ValueError, TypeError, RuntimeError, OSError)
@@ -12,7 +15,9 @@ USER_ERRORS = (FileNotFoundError, KeyError, ValueError, TypeError, RuntimeError,
 def run_cli(main: Callable[[], object]) -> None:
     """Call ``main``; print irkit's own input errors as ``error: ...`` and exit 1.
 
-    Set ``IRKIT_DEBUG=1`` to get the full traceback instead.
+    Set ``IRKIT_DEBUG=1`` to get the full traceback instead. Under a multi-process launch
+    every message goes through :func:`irkit.utils.launch.report_error`, so the launcher
+    prints each distinct error once instead of once per process.
     """
     try:
         main()
@@ -22,6 +27,13 @@ def run_cli(main: Callable[[], object]) -> None:
         if os.environ.get('IRKIT_DEBUG'):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f'error: {type(e).__name__}: {msg}', file=sys.stderr)
-        print('(set IRKIT_DEBUG=1 for the full traceback)', file=sys.stderr)
+        report_error(f'error: {type(e).__name__}: {msg}\n(set IRKIT_DEBUG=1 for the full traceback)')
+        sys.exit(1)
+    except SystemExit as e:  # raise SystemExit('message') in the tools
+        if isinstance(e.code, str):
+            report_error(e.code)
+            sys.exit(1)
+        raise
+    except Exception:  # a bug: the traceback, once for all processes under the launcher
+        report_error(traceback.format_exc().rstrip())
         sys.exit(1)

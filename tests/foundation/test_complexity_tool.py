@@ -1,13 +1,21 @@
 import importlib.util
 import os
+import sys
 
-from tests.helpers import ROOT
+import pytest
+
+from tests.helpers import ROOT, run_tool
 
 
-def test_complexity_tool_counts_dncnn_by_hand():
+def _tool():
     spec = importlib.util.spec_from_file_location('irkit_tool_complexity', os.path.join(ROOT, 'tools/complexity.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    return tool
+
+
+def test_complexity_tool_counts_dncnn_by_hand():
+    tool = _tool()
     out = tool.main([os.path.join(ROOT, 'configs/demo_denoise.py'), '--shape', '16', '24', '--runs', '1',
                      '--cfg-options', 'model.generator.nc=8', 'model.generator.nb=4'])
     # DnCNN(3->8, 2 x 8->8, 8->3), 3x3 convs with bias
@@ -16,3 +24,40 @@ def test_complexity_tool_counts_dncnn_by_hand():
     assert out['params'] == params
     assert out['macs'] == macs
     assert out['latency'] > 0
+
+
+def test_complexity_tool_calls_an_inpainting_generator_as_its_model_does(tmp_path, capsys):
+    """A GANInpaintor whose generator declares inputs='image_mask' gets G(img, mask)."""
+    cfg = tmp_path / 'inpaint.py'
+    cfg.write_text(f"_base_ = ['{ROOT}/configs/_base_/default_runtime.py']\n"
+                   "custom_imports = dict(imports=['tests.plugins.irkit_plugins'], allow_failed_imports=False)\n"
+                   "model = dict(type='GANInpaintor', generator=dict(type='ImageMaskConvInpainter'))\n")
+    out = _tool().main([str(cfg), '--shape', '20', '12', '--runs', '1'])
+    assert out['params'] == 4 * 3 * 9 + 3
+    assert out['macs'] == 4 * 3 * 9 * 20 * 12
+    printed = capsys.readouterr().out
+    for stage in ('building the model', 'counting MACs', 'timed forward 1/1'):  # progress, as it goes
+        assert stage in printed
+    assert 'mask 1x1x20x12' in printed and 'GANInpaintor.generate_eval' in printed
+
+
+@pytest.mark.slow
+def test_complexity_tool_runs_mat_with_its_real_signature():
+    """MAT: G(images_in, masks_in, z, c) at its fixed resolution (tiny MAT, 128 px)."""
+    from tests.mat.test_mat_dist_train import TINY_MAT
+    model_opts = [o for o in TINY_MAT if o.startswith('model.')]
+    proc = run_tool([sys.executable, 'tools/complexity.py', 'configs/mat_places.py', '--shape', '96', '64',
+                     '--runs', '0', '--cfg-options', *model_opts], timeout=900)
+    out = proc.stdout
+    from irkit.apis import init_model
+    model = init_model(os.path.join(ROOT, 'configs/mat_places.py'), cfg_options={
+        'model.generator.z_dim': 32, 'model.generator.w_dim': 32, 'model.generator.img_resolution': 128,
+        'model.generator.stage1_dim': 12, 'model.generator.channel_table': [16, 32, 32, 32, 32, 32],
+        'model.discriminator.img_resolution': 128, 'model.discriminator.channel_table': [16, 32, 32, 32, 32, 32],
+        'model.perceptual_loss.pretrained': False})
+    assert f'parameters: {sum(p.numel() for p in model.generator.parameters()):,} ' in out
+    assert 'network:    MATGenerator' in out
+    assert 'runs at its fixed 128x128' in out and 'image 1x3x128x128 + mask 1x1x128x128' in out
+    assert 'MATInpaintor.generate_eval' in out
+    macs = float(out.split('MACs:')[1].split('G')[0])
+    assert macs > 0.05  # the synthesis network ran (the mapping network alone is < 0.001 G)

@@ -227,7 +227,7 @@ def test_repository_metafiles_cover_the_zoo():
     mfs = {mf.method: mf for mf in load_metafiles(os.path.join(ROOT, 'configs', 'metafiles'))}
     assert {'MPRNet', 'Restormer', 'PromptIR', 'MAT', 'DA-CLIP'} <= set(mfs)
     files = {m.weights.file for mf in mfs.values() for m in mf.models}
-    # every released model of the four restoration/inpainting methods (fact sheets)
+    # every released model of the four methods (their official release pages and READMEs)
     assert {'model_deblurring.pth', 'model_denoising.pth', 'model_deraining.pth'} <= files
     restormer = {'deraining.pth', 'motion_deblurring.pth', 'single_image_defocus_deblurring.pth',
                  'dual_pixel_defocus_deblurring.pth', 'real_denoising.pth'}
@@ -262,5 +262,22 @@ def test_cli_with_nothing_present_lists_what_to_download(tmp_path):
     assert str(tmp_path / 'ck' / 'mprnet' / 'model_deblurring.pth') in md
     assert str(tmp_path / 'data' / 'GoPro' / 'test' / 'input') in md
     assert str(tmp_path / 'ck' / 'promptir' / 'model.ckpt') in md
-    assert (tmp_path / 'lb.png').read_bytes()[:4] == b'\x89PNG'
+    assert not (tmp_path / 'lb.png').exists()  # nothing measured: no empty plot
+    assert 'no plot: nothing was measured' in proc.stdout
     assert json.load(open(tmp_path / 'lb.json'))['rows']
+
+
+def test_cli_writes_to_the_work_dir_unless_told_otherwise(tmp_path):
+    tracked = {p: open(os.path.join(ROOT, 'docs', p), 'rb').read()
+               for p in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json')}
+    cache = tmp_path / 'cache'
+    common = [sys.executable, 'tools/leaderboard.py', '--data-root', str(tmp_path / 'data'), '--checkpoints',
+              str(tmp_path / 'ck'), '--methods', 'PromptIR', '--cache-dir', str(cache), '--no-progress']
+    run_tool(common)
+    assert (cache / 'leaderboard.md').is_file() and (cache / 'leaderboard.csv').is_file()
+    for p, data in tracked.items():  # the repository's tables are untouched
+        assert open(os.path.join(ROOT, 'docs', p), 'rb').read() == data, p
+    out_dir = tmp_path / 'site'
+    run_tool(common + ['--out', f'{out_dir}/'])  # a folder: leaderboard.md inside it
+    md = (out_dir / 'leaderboard.md').read_text()
+    assert f'--out {out_dir}/' in md and (out_dir / 'leaderboard.json').is_file()

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
 
-from irkit.registry import ARCHS, HOOKS
+from irkit.datasets.image_folder_dataset import ImageFolderDataset
+from irkit.registry import ARCHS, DATASETS, HOOKS
 
 
 @HOOKS.register_module()
@@ -83,3 +84,65 @@ class NaNAtCall(nn.Module):
             if self.calls == self.bad_call:
                 y = y * float('nan')
         return y
+
+
+@HOOKS.register_module()
+class KillAtIterHook(Hook):
+    """Send ``signal`` (default SIGKILL, what the kernel's out-of-memory killer sends) to this
+    process after iteration ``at`` on rank ``rank``."""
+
+    def __init__(self, at: int = 1, rank: int = 1, signal: int = 9) -> None:
+        self.at, self.rank, self.signal = at, rank, signal
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.iter + 1 == self.at and int(os.environ.get('RANK', 0)) == self.rank:
+            os.kill(os.getpid(), self.signal)
+
+
+@HOOKS.register_module()
+class RaiseAtIterHook(Hook):
+    """Raise a ZeroDivisionError (a bug, not an input error) after iteration ``at``."""
+
+    def __init__(self, at: int = 1) -> None:
+        self.at = at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.iter + 1 == self.at:
+            raise ZeroDivisionError('planted bug in after_train_iter')
+
+
+@DATASETS.register_module()
+class CountingImageFolder(ImageFolderDataset):
+    """An ImageFolderDataset that appends every index it loads to ``count_file``."""
+
+    def __init__(self, count_file: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.count_file = count_file
+
+    def __getitem__(self, idx):
+        with open(self.count_file, 'a') as f:
+            f.write(f'{int(idx)}\n')
+        return super().__getitem__(idx)
+
+
+@ARCHS.register_module()
+class ImageMaskConvInpainter(nn.Module):
+    """A one-convolution inpainting generator called ``G(img, mask)`` (``inpaint_io``
+    inputs='image_mask'): MACs = 4 x 3 x 9 x H x W."""
+
+    inpaint_io = dict(value_range=(-1.0, 1.0), mask='hole', inputs='image_mask')
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 3, 3, padding=1)
+
+    def forward(self, img, mask):
+        return self.conv(torch.cat([img, mask], dim=1))
+
+
+@ARCHS.register_module()
+class FailsToBuild(nn.Module):
+    """Raises when built: a tool that reports an input error first never gets here."""
+
+    def __init__(self) -> None:
+        raise RuntimeError('FailsToBuild was built')

@@ -9,9 +9,11 @@ generator seeded from torch's global RNG of the current process. PyTorch
 gives every DataLoader worker its own seed, so workers never share a stream (the
 duplicate-stream artefact of unseeded ``np.random`` in workers cannot happen), and
 ``torch.manual_seed`` / mmengine's ``randomness=dict(seed=...)`` make training
-reproducible. A transform with an int ``seed`` draws from :func:`sample_rng`,
-seeded from ``(seed, sample key)``: the same image always gets the same
-degradation or mask, independent of order, workers and batch size (evaluation).
+reproducible. (Under irkit's ``InfiniteSampler`` the datasets seed that RNG per sample
+from its position in the data stream, see :mod:`irkit.datasets.samplers`.) A transform
+with an int ``seed`` draws from :func:`sample_rng`, seeded from ``(seed, sample key)``:
+the same image always gets the same degradation or mask, independent of order, workers
+and batch size (evaluation).
 """
 from __future__ import annotations
 
