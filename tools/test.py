@@ -63,8 +63,11 @@ def main(argv=None):
             raise SystemExit(f'no iter_N.pth checkpoint in {args.checkpoint}')
         args.checkpoint = str(found)
     if not osp.isfile(args.checkpoint):
-        from irkit.fileio.weights import resolve_checkpoint
-        args.checkpoint = str(resolve_checkpoint(args.checkpoint))
+        from irkit.fileio.weights import MissingWeightsError, resolve_checkpoint
+        try:
+            args.checkpoint = str(resolve_checkpoint(args.checkpoint))
+        except MissingWeightsError as e:
+            raise SystemExit(str(e)) from None
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} defines no test_dataloader/test_evaluator to test with')
     if args.launcher != 'none':

@@ -70,12 +70,37 @@ class InpaintingDataset(BaseImageDataset):
         return [dict(type='LoadImageFromFile', key='gt'), mask,
                 dict(type='PackInputs', keys=('gt', 'mask'))]
 
+    def _check_mask_convention(self) -> None:
+        """A mask folder that states its convention (``manifest.json`` of tools/make_mask_sets.py:
+        ``"convention": "white = hole ..."``) must be read with that polarity."""
+        import json
+        import os
+        manifest = os.path.join(self.mask_root, 'manifest.json')
+        if not os.path.isfile(manifest):
+            return
+        try:
+            convention = str(json.load(open(manifest, encoding='utf-8')).get('convention', ''))
+        except (OSError, ValueError):
+            return
+        white_is_hole = convention.replace(' ', '').lower().startswith('white=hole')
+        white_is_known = convention.replace(' ', '').lower().startswith('white=known')
+        if not (white_is_hole or white_is_known):
+            return
+        for t in getattr(self.pipeline, 'transforms', []):
+            declared = getattr(t, 'white_is_hole', None)
+            if declared is not None and bool(declared) != white_is_hole:
+                raise ValueError(
+                    f"{self.mask_root}: its manifest.json says '{convention}' but the pipeline's "
+                    f"{type(t).__name__} reads white_is_hole={declared}; set white_is_hole={white_is_hole} "
+                    '(mask_white_is_hole for the default pipeline)')
+
     def load_data_list(self) -> List[dict]:
         img = Source(self.data_root, 'gt', self.meta_file, self.recursive)
         data = [dict(key=k, **img.items[k]) for k in sorted(img.items)]
         if self.mask_root is None or not data:
             return data
         masks = Source(self.mask_root, 'mask', None, self.recursive)
+        self._check_mask_convention()
         if self.mask_match == 'index':
             if len(masks.items) != len(data):
                 raise ValueError(f"mask_match='index' needs as many masks as images: "

@@ -86,10 +86,11 @@ __all__ = ['GANInpaintor', 'set_requires_grad']
 LOSS_KEYS = ('pred', 'target', 'region', 'normalize', 'name')
 
 
-def set_requires_grad(module: Optional[nn.Module], flag: bool) -> None:
+def set_requires_grad(module: Optional[nn.Module], flag: bool, frozen: Optional[set] = None) -> None:
+    """Switch gradients of ``module``'s parameters; ids in ``frozen`` always stay off."""
     if module is not None:
         for p in module.parameters():
-            p.requires_grad_(flag)
+            p.requires_grad_(flag and (frozen is None or id(p) not in frozen))
 
 
 class _LossSpec:
@@ -188,6 +189,9 @@ class GANInpaintor(BaseModel):
             raise ValueError(f'r1_interval must be >= 1 or None, got {r1_interval}')
         self.generator = ARCHS.build(generator)
         self.discriminator = ARCHS.build(discriminator) if discriminator is not None else None
+        # parameters the archs freeze themselves (e.g. PConv's stage-2 encoder BatchNorm) stay frozen
+        self._frozen = {id(p) for net in (self.generator, self.discriminator) if net is not None
+                        for p in net.parameters() if not p.requires_grad}
         self.io = InpaintIO.of(self.generator, io)
         self.disc_io = DiscIO.of(self.discriminator, disc_io) if self.discriminator is not None else None
         self._ema = build_ema(ema)
@@ -422,7 +426,7 @@ class GANInpaintor(BaseModel):
         saved: List[Optional[_Namespace]] = [None] * len(chunks)
         if self.step_order == 'd_then_g':
             if d_on:
-                set_requires_grad(self.generator, g_on)
+                set_requires_grad(self.generator, g_on, self._frozen)
                 for i, (r, m, b) in enumerate(chunks):
                     with g_optim.optim_context(self.generator):
                         saved[i] = self._namespace(r, m, b) if g_on else self._no_grad_namespace(r, m, b)
@@ -438,13 +442,13 @@ class GANInpaintor(BaseModel):
                 self._d_step(chunks, saved, d_optim, add)
         if d_on and self.r1_interval and it % self.r1_interval == 0 and \
                 any(isinstance(d, R1Penalty) for d in self.disc_losses):
-            set_requires_grad(self.discriminator, True)
+            set_requires_grad(self.discriminator, True, self._frozen)
             for r, m, b in chunks:
                 with d_optim.optim_context(self.discriminator):
                     reg = self.r1_regularisation(self.io.to_net(r), m, b, add)
                 d_optim.backward(reg * self.r1_interval)
             self._step(d_optim, self.discriminator)
-            set_requires_grad(self.discriminator, False)
+            set_requires_grad(self.discriminator, False, self._frozen)
         if self.disc_grad_from_generator and not d_on and self.discriminator is not None:
             self.discriminator.zero_grad(set_to_none=True)  # no D step this iteration to use them
         if self._ema is not None and g_on:
@@ -465,8 +469,8 @@ class GANInpaintor(BaseModel):
         optim.zero_grad()
 
     def _g_step(self, chunks, saved, g_optim, it, add) -> None:
-        set_requires_grad(self.generator, True)
-        set_requires_grad(self.discriminator, self.disc_grad_from_generator)
+        set_requires_grad(self.generator, True, self._frozen)
+        set_requires_grad(self.discriminator, self.disc_grad_from_generator, self._frozen)
         for i, (r, m, b) in enumerate(chunks):
             with g_optim.optim_context(self.generator):
                 ns = saved[i]
@@ -480,18 +484,18 @@ class GANInpaintor(BaseModel):
             for k in ('fake_features', 'real_features', '_fake_heads'):
                 ns.pop(k, None)
         self._step(g_optim, self.generator)
-        set_requires_grad(self.generator, False)
-        set_requires_grad(self.discriminator, False)
+        set_requires_grad(self.generator, False, self._frozen)
+        set_requires_grad(self.discriminator, False, self._frozen)
 
     def _d_step(self, chunks, saved, d_optim, add) -> None:
-        set_requires_grad(self.discriminator, True)
+        set_requires_grad(self.discriminator, True, self._frozen)
         for i, (r, m, b) in enumerate(chunks):
             ns = saved[i]
             with d_optim.optim_context(self.discriminator):
                 self.discriminator_losses(self._fake_images(ns, detach=True), ns['gt'], m, b,
                                           d_optim.backward, add)
         self._step(d_optim, self.discriminator)
-        set_requires_grad(self.discriminator, False)
+        set_requires_grad(self.discriminator, False, self._frozen)
 
     # ------------------------------------------------------------ inference
     def seed_for(self, batch: dict) -> int:

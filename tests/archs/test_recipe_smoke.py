@@ -316,13 +316,12 @@ def test_tools_test_named_test_sets(name, smoke_runs):
 
 
 def test_tools_test_unknown_test_set_names_the_available_ones():
-    import runpy
-    resolve = runpy.run_path(os.path.join(ROOT, 'tools', 'test.py'))['resolve_test_sets']
+    from irkit.engine.tester import TestSetError, resolve_test_sets as resolve
     cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'mprnet_rain13k.py'))
-    assert [k for _, k in resolve(cfg, ['all'])] == [
-        'test100_dataset', 'rain100h_dataset', 'rain100l_dataset', 'test2800_dataset', 'test1200_dataset']
-    assert resolve(cfg, ['RAIN100L']) == [('RAIN100L', 'rain100l_dataset')]
-    with pytest.raises(SystemExit, match='unknown test set.*Rain100X.*test100, rain100h, rain100l'):
+    assert [n for n, _ in resolve(cfg, ['all'])] == ['Test100', 'Rain100H', 'Rain100L', 'Test2800', 'Test1200']
+    (name, ds), = resolve(cfg, ['RAIN100L'])
+    assert name == 'RAIN100L' and ds['gt_root'].endswith('Rain100L/target')
+    with pytest.raises(TestSetError, match='unknown test set.*Rain100X.*Test100, Rain100H, Rain100L'):
         resolve(cfg, ['Rain100X'])
     promptir = Config.fromfile(os.path.join(ROOT, 'configs', 'promptir_allinone.py'))
     assert [n for n, _ in resolve(promptir, ['all'])] == ['bsd68', 'rain100l', 'sots']

@@ -38,3 +38,20 @@ def test_ratio_sets_stay_in_their_bin_and_manifest_checks_catch_changes(tmp_path
     with pytest.raises(KeyError, match="did you mean 'mat_large'"):
         generate_mask_set('mat_larg', str(tmp_path / 'x'))
     assert {f'ratio_{lo:02d}_{lo + 10:02d}' for lo in range(0, 60, 10)} <= set(MASK_SETS)
+
+
+def test_a_mask_folder_stating_its_convention_refuses_the_wrong_polarity(tmp_path):
+    from irkit.registry import DATASETS
+    generate_mask_set('mat_small', str(tmp_path / 'masks'), count=2, size=32)
+    imgs = tmp_path / 'imgs'
+    imgs.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(imgs / f'{i}.png'), np.zeros((32, 32, 3), np.uint8))
+    ok = DATASETS.build(dict(type='InpaintingDataset', data_root=str(imgs), mask_root=str(tmp_path / 'masks'),
+                             mask_match='index'))
+    hole = ok[0]['mask'][0] == 0
+    first = cv2.imread(str(tmp_path / 'masks' / '000000.png'), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(hole.numpy(), first == 255)
+    with pytest.raises(ValueError, match="says 'white = hole.*white_is_hole=False"):
+        DATASETS.build(dict(type='InpaintingDataset', data_root=str(imgs), mask_root=str(tmp_path / 'masks'),
+                            mask_match='index', mask_white_is_hole=False))

@@ -335,3 +335,17 @@ def test_min_size_pads_small_images_up_and_crops_back():
     b = batch(n=1, h=6, w=9)
     out = m.val_step(b)[0]['pred']
     assert out.shape == (3, 6, 9)
+
+
+@pytest.mark.parametrize('order', ['d_then_g', 'g_then_d'])
+def test_parameters_the_arch_froze_stay_frozen(order):
+    """PConv's stage 2 freezes the encoder BatchNorm in the arch: the steps must not unfreeze it."""
+    m = build(step_order=order, generator=dict(type='ToyInpaintG', freeze_first=True))
+    w0, v0 = m.generator.c1.weight.detach().clone(), m.generator.c2[0].weight.detach().clone()
+    ow = optims(m)
+    m.train()
+    for it in range(2):
+        m._local_iter = it
+        m.train_step(batch(seed=it), ow)
+    assert torch.equal(m.generator.c1.weight, w0) and not m.generator.c1.weight.requires_grad
+    assert not torch.equal(m.generator.c2[0].weight, v0)  # the rest trains

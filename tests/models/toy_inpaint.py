@@ -12,11 +12,13 @@ class ToyInpaintG(nn.Module):
     inpaint_io = dict(value_range=(-1.0, 1.0), mask='hole', hole_fill=0.0, inputs='concat',
                       outputs=('stage1', 'pred'), pad_multiple=4, pad_mode='reflect')
 
-    def __init__(self, in_channels: int = 4, width: int = 4) -> None:
+    def __init__(self, in_channels: int = 4, width: int = 4, freeze_first: bool = False) -> None:
         super().__init__()
         self.c1 = nn.Conv2d(in_channels, 3, 3, padding=1)
         self.c2 = nn.Sequential(nn.Conv2d(3 + in_channels, width, 3, padding=1), nn.ReLU(),
                                 nn.Conv2d(width, 3, 3, padding=1))
+        if freeze_first:  # as an arch that freezes part of itself (PConv's frozen encoder BN)
+            self.c1.weight.requires_grad_(False)
 
     def forward(self, x):
         s1 = torch.tanh(self.c1(x))
