@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from irkit.archs.common.stylegan2 import Conv2dLayer, FullyConnectedLayer, dis_trunk
+from irkit.archs.common.stylegan2 import FullyConnectedLayer, dis_trunk, resolution_log2
 from irkit.archs.common.stylegan2_rosinality import (ConvLayer, EqualLinear, PixelNorm, StyledConv,
                                                      ToRGB)
 from irkit.fileio.weights import ConversionError, official_format, strip_prefix, tensor_dict
@@ -55,13 +55,6 @@ def comodgan_nf(fmap_base: int = 16 << 10, fmap_decay: float = 1.0, fmap_min: in
     def nf(stage: int) -> int:
         return int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
     return nf
-
-
-def _resolution_log2(resolution: int) -> int:
-    log2 = int(np.log2(resolution)) if resolution > 0 else 0
-    if resolution != 2 ** log2 or resolution < 8:
-        raise ValueError(f'Co-Mod-GAN needs a power-of-two resolution >= 8, got {resolution}')
-    return log2
 
 
 def _require(name: str, value: Any, supported: Any) -> None:
@@ -141,7 +134,7 @@ class G_synthesis_co_mod_gan(nn.Module):
                  dropout_rate: float = 0.5, cond_mod: bool = True, style_mod: bool = True,
                  noise_injection: bool = True, skip_4x4: bool = True, dropout_in_eval: bool = True) -> None:
         super().__init__()
-        self.resolution_log2 = log2 = _resolution_log2(resolution)
+        self.resolution_log2 = log2 = resolution_log2(resolution, 8, 'Co-Mod-GAN resolution')
         self.num_layers = log2 * 2 - 2
         nf = comodgan_nf(fmap_base, fmap_decay, fmap_min, fmap_max)
         self.nf = nf
@@ -377,7 +370,7 @@ class CoModGANDiscriminator(nn.Module):
         if tuple(float(v) for v in resample_kernel) != (1.0, 3.0, 3.0, 1.0):
             raise ValueError(f'CoModGANDiscriminator: only resample_kernel [1, 3, 3, 1] is supported, '
                              f'got {list(resample_kernel)}')
-        log2 = _resolution_log2(resolution)
+        log2 = resolution_log2(resolution, 8, 'Co-Mod-GAN resolution')
         self.resolution = self.img_resolution = resolution
         self.num_channels = num_channels
         nf = comodgan_nf(fmap_base, fmap_decay, fmap_min, fmap_max)

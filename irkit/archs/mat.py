@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from irkit.archs.common.stylegan2 import (Conv2dLayer, FullyConnectedLayer, MappingNet, StyleConv, ToRGB,
-                                          dis_trunk)
+                                          dis_trunk, resolution_log2)
 from irkit.fileio.weights import official_format
 from irkit.registry import ARCHS
 
@@ -71,10 +71,7 @@ def _channel_fn(channel_table: Optional[Mapping], img_resolution: int):
 
 
 def _check_resolution(img_resolution: int) -> int:
-    log2 = int(np.log2(img_resolution)) if img_resolution > 0 else 0
-    if img_resolution != 2 ** log2 or img_resolution < 128:
-        raise ValueError(f'MAT needs a power-of-two img_resolution >= 128, got {img_resolution}')
-    return log2
+    return resolution_log2(img_resolution, 128, "MAT's img_resolution")
 
 
 def token2feature(x: torch.Tensor, x_size) -> torch.Tensor:
@@ -673,10 +670,7 @@ class MATDiscriminator(nn.Module):
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels
-        resolution_log2 = int(np.log2(img_resolution))
-        if img_resolution != 2 ** resolution_log2 or img_resolution < 4:
-            raise ValueError(f'img_resolution must be a power of two >= 4, got {img_resolution}')
-        self.resolution_log2 = resolution_log2
+        self.resolution_log2 = log2 = resolution_log2(img_resolution, 4, 'img_resolution')
         nf = _channel_fn(channel_table, img_resolution)
         if cmap_dim is None:
             cmap_dim = nf(2)
@@ -685,11 +679,11 @@ class MATDiscriminator(nn.Module):
         self.cmap_dim = cmap_dim
         if c_dim > 0:
             self.mapping = MappingNet(z_dim=0, c_dim=c_dim, w_dim=cmap_dim, num_ws=None, w_avg_beta=None)
-        self.Dis = dis_trunk(img_channels, resolution_log2, nf, activation, mbstd_group_size, mbstd_num_channels)
+        self.Dis = dis_trunk(img_channels, log2, nf, activation, mbstd_group_size, mbstd_num_channels)
         self.fc0 = FullyConnectedLayer(nf(2) * 4 ** 2, nf(2), activation=activation)
         self.fc1 = FullyConnectedLayer(nf(2), 1 if cmap_dim == 0 else cmap_dim)
-        self.Dis_stg1 = dis_trunk(img_channels, resolution_log2, nf, activation, mbstd_group_size,
-                                   mbstd_num_channels, div=2)
+        self.Dis_stg1 = dis_trunk(img_channels, log2, nf, activation, mbstd_group_size,
+                                  mbstd_num_channels, div=2)
         self.fc0_stg1 = FullyConnectedLayer(nf(2) // 2 * 4 ** 2, nf(2) // 2, activation=activation)
         self.fc1_stg1 = FullyConnectedLayer(nf(2) // 2, 1 if cmap_dim == 0 else cmap_dim)
 

@@ -292,7 +292,7 @@ def test_reader_errors(tmp_path):
 def test_unsupported_options_are_refused():
     with pytest.raises(ValueError, match='randomize_noise=False'):
         CoModGANGenerator(**TINY, randomize_noise=False)
-    with pytest.raises(ValueError, match='power-of-two resolution'):
+    with pytest.raises(ValueError, match='Co-Mod-GAN resolution must be a power of two >= 8'):
         CoModGANGenerator(resolution=48)
     with pytest.raises(ValueError, match="architecture='resnet'"):
         CoModGANGenerator(**TINY, architecture='resnet')

@@ -33,7 +33,7 @@ __all__ = [
     'ACTIVATIONS', 'setup_filter', 'upfirdn2d', 'upsample2d', 'downsample2d', 'bias_act',
     'conv2d_resample', 'normalize_2nd_moment', 'FullyConnectedLayer', 'Conv2dLayer',
     'ModulatedConv2d', 'StyleConv', 'ToRGB', 'MappingNet', 'MinibatchStdLayer', 'DisFromRGB',
-    'DisBlock', 'dis_trunk'
+    'DisBlock', 'dis_trunk', 'resolution_log2'
 ]
 
 # name -> (function, default alpha, default gain)
@@ -50,6 +50,15 @@ def _activation(name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation '{name}'; choose one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
+
+
+def resolution_log2(resolution: int, minimum: int, what: str) -> int:
+    """``log2(resolution)``; ``ValueError`` unless it is a power of two >= ``minimum``
+    (``what`` names the network and argument in the message)."""
+    log2 = int(np.log2(resolution)) if resolution > 0 else 0
+    if resolution != 2 ** log2 or resolution < minimum:
+        raise ValueError(f'{what} must be a power of two >= {minimum}, got {resolution}')
+    return log2
 
 
 def default_gain(activation: str) -> float:
