@@ -228,6 +228,11 @@ class CoModGANGenerator(nn.Module):
             noise constants: pass ``noise=`` to ``forward`` for fixed noise).
         dlatent_avg_beta: decay of the tracked average of w (``dlatent_avg``, updated in
             train mode, used by truncation); official 0.995, None = do not track.
+        truncation_psi: truncation applied in train mode (official ``G_main`` with
+            ``is_training``: 0.5, towards ``dlatent_avg``); None = off. Not used in eval mode,
+            where ``forward``'s ``truncation`` decides (None, like the official validation).
+        style_mixing_prob: probability of style mixing in train mode (official 0.5): a second
+            z is drawn and takes over from a random layer ``1 .. num_layers - 1``.
         skip_4x4: add the encoder's 4x4 features to the decoder input (official TF; the
             port omits it: False reproduces the port).
         dropout_in_eval: draw the global-code dropout in eval mode too (official TF; the
@@ -241,18 +246,14 @@ class CoModGANGenerator(nn.Module):
     when None) of shape ``N x latent_size``; ``truncation`` psi lerps every w towards
     ``truncation_mean`` (default: the tracked ``dlatent_avg``); ``noise`` lists the
     ``num_layers - 1`` per-layer noise tensors. Returns the composited image (and the
-    ``N x num_layers x dlatent_size`` w with ``return_latents``).
+    ``N x num_layers x dlatent_size`` w with ``return_latents``). In train mode a single z
+    is style-mixed and truncated as ``G_main`` does in training (``style_mixing_prob``,
+    ``truncation_psi``); the port's forward has neither (set both to None to reproduce it).
 
     The state_dict is the port's plus the ``dlatent_avg`` buffer (official ``G_main``
     variable; the port keeps the average outside the network and passes it as
     ``truncation_mean``); the ``'comodgan'`` reader supplies it for the converted files.
     """
-
-    #: irkit inpainting I/O contract (see irkit.models.gan_inpaintor). The network only runs at
-    #: its training resolution: inference on other sizes resizes to ``img_resolution``.
-    inpaint_io = dict(value_range=(-1.0, 1.0), mask='known', hole_fill=None,
-                      inputs='image_mask_latents', mask_channels=1, outputs=('pred',),
-                      pad_multiple=512, pad_mode='symmetric', channel_order='rgb')
 
     def __init__(self, resolution: int = 512, latent_size: int = 512, dlatent_size: int = 512,
                  num_channels: int = 3, fmap_base: int = 16 << 10, fmap_decay: float = 1.0,
@@ -261,6 +262,7 @@ class CoModGANGenerator(nn.Module):
                  resample_kernel: Sequence[float] = (1, 3, 3, 1), dropout_rate: float = 0.5,
                  cond_mod: bool = True, style_mod: bool = True, noise_injection: bool = True,
                  randomize_noise: bool = True, dlatent_avg_beta: Optional[float] = 0.995,
+                 truncation_psi: Optional[float] = 0.5, style_mixing_prob: Optional[float] = 0.5,
                  skip_4x4: bool = True, dropout_in_eval: bool = True, label_size: int = 0,
                  architecture: str = 'skip', nonlinearity: str = 'lrelu', fused_modconv: bool = True,
                  pix2pix: bool = False) -> None:
@@ -275,13 +277,21 @@ class CoModGANGenerator(nn.Module):
         self.dlatent_size = dlatent_size
         self.num_channels = num_channels
         self.dlatent_avg_beta = dlatent_avg_beta
+        self.truncation_psi = truncation_psi
+        self.style_mixing_prob = style_mixing_prob
         self.G_mapping = G_mapping(latent_size, dlatent_size, mapping_layers, mapping_fmaps, mapping_lrmul,
                                    normalize_latents)
         self.G_synthesis = G_synthesis_co_mod_gan(
             dlatent_size, num_channels, resolution, fmap_base, fmap_decay, fmap_min, fmap_max,
             resample_kernel, dropout_rate, cond_mod, style_mod, noise_injection, skip_4x4, dropout_in_eval)
         self.register_buffer('dlatent_avg', torch.zeros(dlatent_size))
-        self.inpaint_io = dict(type(self).inpaint_io, pad_multiple=resolution)
+
+    @property
+    def inpaint_io(self) -> dict:
+        """irkit's adapter (:mod:`irkit.models.inpaint_io`): [-1, 1] images, mask 1 = known, the
+        net masks and composites itself, ``G(image, mask, [z])``; fixed resolution."""
+        return dict(value_range=(-1.0, 1.0), mask='known', hole_fill=None, inputs='image_mask_latents',
+                    outputs=('pred',), resize_to=self.resolution)
 
     @property
     def num_layers(self) -> int:
@@ -317,6 +327,14 @@ class CoModGANGenerator(nn.Module):
                 raise ValueError(f'CoModGANGenerator: each latent must be N x {self.latent_size}, '
                                  f'got {tuple(z.shape)}')
         self._check_inputs(images_in, masks_in)
+        n = self.num_layers
+        if self.training and len(latents_in) == 1 and self.style_mixing_prob:
+            z2 = torch.randn_like(latents_in[0])
+            cutoff = int(torch.randint(1, n, ()))
+            latents_in = [latents_in[0], z2]
+            inject_index = cutoff if float(torch.rand(())) < self.style_mixing_prob else n
+        if truncation is None and self.training:
+            truncation = self.truncation_psi
         dlatents = [self.G_mapping(z) for z in latents_in]
         if self.training and self.dlatent_avg_beta is not None:
             with torch.no_grad():
@@ -325,7 +343,6 @@ class CoModGANGenerator(nn.Module):
         if truncation is not None:
             mean = self.dlatent_avg if truncation_mean is None else truncation_mean
             dlatents = [mean + truncation * (w - mean) for w in dlatents]
-        n = self.num_layers
         if len(dlatents) == 1:
             dlatent = dlatents[0].unsqueeze(1).repeat(1, n, 1)
         else:

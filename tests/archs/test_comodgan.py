@@ -14,6 +14,7 @@ from irkit.archs.common.stylegan2_rosinality import ModulatedConv2d
 from irkit.archs.mat import MATDiscriminator
 from irkit.fileio.checkpoint import CheckpointMismatchError, load_state_dict
 from irkit.fileio.weights import ConversionError, read_official
+from irkit.models.inpaint_io import DiscIO, InpaintIO, latent_dim
 from irkit.registry import ARCHS
 
 PORT_KEYS = Path(__file__).parent / 'data' / 'comodgan_port_generator_512.json'
@@ -82,13 +83,20 @@ def test_discriminator_widths_are_the_official_ones():
 
 
 def test_contract_declarations():
-    io = CoModGANGenerator.inpaint_io
-    assert io['value_range'] == (-1.0, 1.0) and io['mask'] == 'known' and io['hole_fill'] is None
-    assert io['inputs'] == 'image_mask_latents' and io['outputs'] == ('pred',)
-    assert tiny_g().inpaint_io['pad_multiple'] == 16  # fixed-resolution network
-    assert CoModGANDiscriminator.disc_io == dict(inputs='image_mask', local_size=None, returns='logits')
     g = ARCHS.build(dict(type='CoModGANGenerator', **TINY))
-    assert isinstance(g, CoModGANGenerator)
+    io = InpaintIO.of(g)
+    assert io.value_range == (-1.0, 1.0) and io.mask == 'known' and io.hole_fill is None
+    assert io.inputs == 'image_mask_latents' and io.outputs == ('pred',) and io.channel_order == 'rgb'
+    assert io.resize_to == 16  # fixed-resolution network
+    assert latent_dim(g) == 8
+    d = CoModGANDiscriminator(resolution=16, fmap_base=64, fmap_max=32)
+    assert DiscIO.of(d) == DiscIO(inputs='image_mask', local_size=None, returns='logits')
+    # the adapter's calls: G(image, mask, [z]) and D(cat([image, mask]))
+    img, known, _ = inputs()
+    torch.manual_seed(0)
+    out = io.call(g.eval(), img, known)['pred']
+    assert out.shape == img.shape and torch.equal(out * known, img * known)
+    assert DiscIO.of(d).call(d, img, known)[0].shape == (2, 1)
 
 
 def test_known_pixels_are_kept_exactly_and_holes_are_generated():
@@ -220,6 +228,22 @@ def test_truncation_mixing_and_dlatent_avg():
         g.train()
         g(img, mask, [z], noise=noise)
         assert torch.allclose(g.dlatent_avg, w1.mean(0) + 0.995 * (before - w1.mean(0)))
+    # train mode: official G_main's style mixing (p) and truncation (psi 0.5, towards dlatent_avg)
+    mix = tiny_g(style_mixing_prob=1.0).train()
+    with torch.no_grad():
+        mix.dlatent_avg.copy_(torch.randn(8))
+        torch.manual_seed(4)
+        _, lat = mix(img, mask, [z], return_latents=True, noise=noise)
+        avg = mix.dlatent_avg
+        w1 = mix.G_mapping(z)
+        first = (avg + 0.5 * (w1 - avg))[:, None]
+        k = int((lat - first).abs().amax(dim=(0, 2)).gt(1e-6).int().argmax())  # first mixed layer
+        assert 1 <= k <= 5 and torch.allclose(lat[:, :k], first.expand(-1, k, -1), atol=1e-6)
+        assert (lat[:, k:] - first).abs().amin() > 0  # rows from a second z
+        assert torch.allclose(lat[:, k:], lat[:, k:k + 1].expand(-1, 6 - k, -1))
+        plain = tiny_g(truncation_psi=None, style_mixing_prob=None).train()
+        _, lat = plain(img, mask, [z], return_latents=True, noise=noise)
+        assert torch.allclose(lat, plain.G_mapping(z)[:, None].expand(-1, 6, -1))
     with pytest.raises(TypeError, match='list of one z'):
         g(img, mask, z)
     with pytest.raises(ValueError, match='N x 3 x 16 x 16'):
