@@ -23,7 +23,9 @@ zsyzzsoft/co-mod-gan @ c8b9ffe (``G_main``, ``G_synthesis_co_mod_gan``, ``D_co_m
 The port departs from it in two places, each reproducible with a constructor flag:
 ``skip_4x4=False`` drops the encoder's 4x4 features from the decoder input (the port never
 adds them) and ``dropout_in_eval=False`` applies the global-code dropout in train mode only
-(the port's ``nn.Dropout``; TF draws it at every call).
+(the port's ``nn.Dropout``; TF draws it at every call). In train mode the generator also does
+what ``G_main`` does in training (style mixing, truncation towards the tracked ``dlatent_avg``);
+``truncation_psi=None, style_mixing_prob=None`` turn that off as in the port.
 
 Images are ``N x C x R x R`` in [-1, 1] at the fixed training resolution ``R``; masks
 ``N x 1 x R x R`` with 1 = known pixel, 0 = hole.
@@ -41,7 +43,7 @@ import torch.nn.functional as F
 from irkit.archs.common.stylegan2 import FullyConnectedLayer, dis_trunk, resolution_log2
 from irkit.archs.common.stylegan2_rosinality import (ConvLayer, EqualLinear, PixelNorm, StyledConv,
                                                      ToRGB)
-from irkit.fileio.weights import ConversionError, official_format, strip_prefix, tensor_dict
+from irkit.fileio.weights import ConversionError, official_format, pick_state, strip_prefix, tensor_dict, unwrap
 from irkit.registry import ARCHS
 
 __all__ = ['CoModGANGenerator', 'CoModGANDiscriminator', 'G_mapping', 'G_synthesis_co_mod_gan',
@@ -442,10 +444,8 @@ def comodgan_parts(obj: Any, path: str) -> Dict[str, 'OrderedDict[str, torch.Ten
     """The port's ``torch.save(G_ema.state_dict())``. Its keys are :class:`CoModGANGenerator`'s
     except ``dlatent_avg``, which the port never stored; the reader sets it to the mean of w
     over 4096 z drawn with seed 0 (what the port computes for truncation). The weights are
-    those of the EMA generator; they initialise both ``generator`` and ``generator_ema``."""
-    sd = tensor_dict(obj.get('state_dict', obj) if isinstance(obj, dict) else obj, path, 'the state dict')
-    if any(k.startswith('module.') for k in sd):
-        sd = strip_prefix(sd, 'module.', only=False)
+    the EMA generator's: loaded into a model they initialise ``generator`` and ``generator_ema``."""
+    sd = unwrap(tensor_dict(pick_state(obj, ('state_dict',), path, 'comodgan'), path, 'the state dict'))
     if 'dlatent_avg' not in sd:
         sd['dlatent_avg'] = _mapping_mean(sd, path)
-    return {'generator': sd, 'generator_ema': OrderedDict(sd)}
+    return {'generator': sd}

@@ -104,15 +104,15 @@ def test_one_iteration_steps_g_and_d_with_the_official_losses():
     g0.train()
     with torch.no_grad():
         fake = g0(real, known, [z])                      # G_main in training: mixing, truncation, dropout
-    loss_g = F.softplus(-d0(torch.cat([fake, known], 1))).mean()
+        loss_g = F.softplus(-d0(torch.cat([fake, known], 1))).mean()
     assert float(log['loss_g']) == pytest.approx(loss_g.item(), rel=1e-5)
     # D step: a fresh z through the updated G (disc_fake='recompute'), D as before its step
     g1 = copy.deepcopy(m.generator).train()
     g1.dlatent_avg.copy_(g0.dlatent_avg)                 # the average as the G step left it
     with torch.no_grad():
         fake1 = g1(real, known, [torch.randn(2, 16)])
-    loss_d_fake = F.softplus(d0(torch.cat([fake1, known], 1))).mean()
-    loss_d_real = F.softplus(-d0(torch.cat([real, known], 1))).mean()
+        loss_d_fake = F.softplus(d0(torch.cat([fake1, known], 1))).mean()
+        loss_d_real = F.softplus(-d0(torch.cat([real, known], 1))).mean()
     assert float(log['loss_d_fake']) == pytest.approx(float(loss_d_fake), rel=1e-5)
     assert float(log['loss_d_real']) == pytest.approx(float(loss_d_real), rel=1e-5)
     assert torch.equal(m.generator.dlatent_avg, g1.dlatent_avg)  # tracked on both G calls
@@ -182,3 +182,32 @@ def test_tiny_recipe_trains_and_scores(tmp_path):
         assert pred.shape == crop.shape == (32, 32, 3)
         assert np.array_equal(pred[known], crop[known])
         assert np.abs(pred[~known] - crop[~known]).max() > 0
+
+
+def test_released_generator_file_evaluates_through_the_model(tmp_path):
+    """The port's converted weights (a bare G_ema state dict without dlatent_avg) go through
+    convert_checkpoint (format 'comodgan', verified against the config's generator) into the
+    model's generator and its EMA copy, which the model tests with."""
+    from irkit.fileio.weights import convert_checkpoint, load_weights
+    m, _ = _tiny_model(seed=5)
+    port_sd = {k: v for k, v in m.generator.state_dict().items() if k != 'dlatent_avg'}
+    src = tmp_path / 'co-mod-gan-places2-050000_net_G_ema.pth'
+    torch.save(port_sd, src)
+    tiny = {k[len('model.'):]: v for k, v in TINY_NETS.items()}
+    summary = convert_checkpoint(src, tmp_path / 'comodgan_places512.pth', 'comodgan', os.path.join(ROOT, CONFIG),
+                                 cfg_options={f'model.{k}': v for k, v in tiny.items()}, safetensors=False)
+    assert summary['target'] == 'generator' and summary['tensors'] == len(port_sd) + 1
+    fresh, _ = _tiny_model(seed=6)
+    load_weights(fresh, tmp_path / 'comodgan_places512.pth')  # a bare generator -> generator and EMA
+    for net in (fresh.generator, fresh.generator_ema):
+        assert torch.equal(net.G_synthesis.G_4x4.Dense.weight, m.generator.G_synthesis.G_4x4.Dense.weight)
+        assert net.dlatent_avg.abs().sum() > 0           # filled by the reader
+    b = _batch()
+    out = torch.stack([r['pred'] for r in fresh.eval().val_step(b)])
+    real, known = torch.stack(b['gt']), torch.stack(b['mask'])
+    torch.manual_seed(fresh.seed_for(b))
+    with torch.no_grad():
+        y = fresh.generator_ema(real * 2 - 1, known, [torch.randn(2, 16)])
+    expected = ((y + 1) / 2).clamp(0, 1) * (1 - known) + real * known
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.equal(out * known, real * known)
