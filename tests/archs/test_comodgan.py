@@ -1,9 +1,7 @@
 """Co-Mod-GAN generator/discriminator: the port's key layout, conventions, noise, dropout,
 truncation, the converted-weights reader. Numerics against the port itself were checked
 outside the repo (docs/methods/comodgan.md, "Verification")."""
-import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +15,8 @@ from irkit.fileio.weights import ConversionError, load_weights, read_official
 from irkit.models.inpaint_io import DiscIO, InpaintIO, latent_dim
 from irkit.registry import ARCHS
 
-PORT_KEYS = Path(__file__).parent / 'data' / 'comodgan_port_generator_512.json'
+from ._helpers import assert_layout, load_layout
+
 # resolution 16, nf = 32/16/8 at 4/8/16 px, z = w = 8, 2 mapping layers
 TINY = dict(resolution=16, fmap_base=64, fmap_max=32, latent_size=8, dlatent_size=8, mapping_fmaps=8,
             mapping_layers=2)
@@ -55,15 +54,14 @@ def fixed_noise(g, n=2, seed=2):
 
 
 def test_released_configuration_has_the_port_keys_and_shapes():
-    ref = json.loads(PORT_KEYS.read_text())['keys']
     with torch.device('meta'):
         g = CoModGANGenerator()
         g1024 = CoModGANGenerator(resolution=1024)
-    ours = {k: list(v.shape) for k, v in g.state_dict().items()}
-    assert ours.pop('dlatent_avg') == [512]  # official G_main variable, not stored by the port
-    assert ours == ref
-    assert list(ours) == list(ref)
-    assert len(ref) == 180
+    sd = g.state_dict()
+    assert list(sd.pop('dlatent_avg').shape) == [512]  # official G_main variable, not stored by the port
+    assert_layout(sd, 'comodgan_released_keys', 'generator')
+    assert list(sd) == list(load_layout('comodgan_released_keys', 'generator'))  # same order too
+    assert len(sd) == 180
     assert sum(p.numel() for p in g.parameters()) == 79_792_231  # port Generator(), counted outside
     assert sum(p.numel() for p in g1024.parameters()) == 80_044_364  # port Generator(resolution=1024)
     assert g.num_layers == 16 and g.latent_dim == g.latent_size == 512 and g.img_resolution == 512
