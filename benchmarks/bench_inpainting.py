@@ -12,11 +12,19 @@ The official code is not part of irkit: point the script at a checkout.
 
 * AOT-GAN: ``--aot-src DIR`` = the ``src`` folder of researchmm/AOT-GAN-for-Inpainting
   (``model/aotgan.py``; only the networks are imported, no CUDA needed).
+* Co-Mod-GAN: ``--comodgan-port DIR`` = a copy of zengxianyu/co-mod-gan-pytorch ``master``
+  (``co_mod_gan.py``, ``stylegan2.py``, ``op/``). Its ``op/`` JIT-compiles CUDA code at import:
+  on a machine without a CUDA toolchain delete the two ``load(...)`` calls (its CPU paths,
+  ``upfirdn2d_native`` and the CPU branch of ``fused_leaky_relu``, need nothing). The generator
+  only (no released discriminator), at ``--size`` (512 = the released models); irkit runs the
+  port's forward (``skip_4x4=False, dropout_in_eval=False``, no training-mode mixing or
+  truncation) so that both do the same work.
 
 Usage::
 
     python benchmarks/bench_inpainting.py --methods aotgan --aot-src ~/AOT-GAN-for-Inpainting/src
     python benchmarks/bench_inpainting.py --methods aotgan --device cuda --batch 8 --rounds 3
+    python benchmarks/bench_inpainting.py --methods comodgan --comodgan-port ~/co-mod-gan-pytorch
 
 Prints a Markdown table (the format of docs/benchmarks.md, "Inpainting networks").
 """
@@ -66,8 +74,43 @@ def aotgan_build(net: str, impl: str, args):
     return model, (img * (1 - mask) + mask, mask)
 
 
-BUILDERS = {'aotgan': aotgan_build}
-CASE_LISTS = {'aotgan': aotgan_cases}
+# ----------------------------------------------------------------------------------- Co-Mod-GAN
+
+def comodgan_cases(args) -> list:
+    """(method, net, impl) cases of Co-Mod-GAN: the generator at ``--size``."""
+    return [('comodgan', 'G', impl) for impl in ['irkit'] + (['port'] if args.comodgan_port else [])]
+
+
+def comodgan_build(net: str, impl: str, args):
+    """``(model, inputs)``: the released generator (``resolution=--size``) called as
+    ``G(image, mask, [z])``, and a random batch with ~50 % holes (1 = known)."""
+    import torch
+    import torch.nn as nn
+    n, s = args.batch, args.size
+    if impl == 'port':
+        sys.path.insert(0, os.path.abspath(args.comodgan_port))
+        from co_mod_gan import Generator
+        g, kwargs = Generator(resolution=s), dict(truncation=None)  # the port's default 0.5 needs a mean
+    else:
+        from irkit.archs.comodgan import CoModGANGenerator
+        g, kwargs = CoModGANGenerator(resolution=s, skip_4x4=False, dropout_in_eval=False,
+                                      truncation_psi=None, style_mixing_prob=None), {}
+
+    class WithLatent(nn.Module):  # G(image, mask, [z]) as model(image, mask, z)
+        def __init__(self) -> None:
+            super().__init__()
+            self.g = g
+
+        def forward(self, img, mask, z):
+            return self.g(img, mask, [z], **kwargs)
+
+    img = torch.rand(n, 3, s, s) * 2 - 1
+    mask = (torch.rand(n, 1, s, s) > 0.5).float()
+    return WithLatent(), (img, mask, torch.randn(n, 512))
+
+
+BUILDERS = {'aotgan': aotgan_build, 'comodgan': comodgan_build}
+CASE_LISTS = {'aotgan': aotgan_cases, 'comodgan': comodgan_cases}
 
 
 # ---------------------------------------------------------------------------------- machinery
@@ -117,6 +160,8 @@ def main(argv=None) -> None:
     ap.add_argument('--methods', nargs='+', default=sorted(BUILDERS), choices=sorted(BUILDERS))
     ap.add_argument('--aot-src', default=os.environ.get('AOT_GAN_SRC'),
                     help='src/ folder of researchmm/AOT-GAN-for-Inpainting (official AOT-GAN)')
+    ap.add_argument('--comodgan-port', default=os.environ.get('COMODGAN_PORT'),
+                    help='copy of zengxianyu/co-mod-gan-pytorch master (Co-Mod-GAN port, CUDA loads removed)')
     ap.add_argument('--size', type=int, default=512)
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--device', default='cpu')
@@ -136,6 +181,8 @@ def main(argv=None) -> None:
                    '--threads', str(args.threads), '--repeat', str(args.repeat), '--warmup', str(args.warmup)]
     if args.aot_src:
         passthrough += ['--aot-src', args.aot_src]
+    if args.comodgan_port:
+        passthrough += ['--comodgan-port', args.comodgan_port]
     runs = {}
     for r in range(args.rounds):
         for mode in args.modes:

@@ -34,8 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from irkit.archs.common.stylegan2 import (Conv2dLayer, DisBlock, DisFromRGB, FullyConnectedLayer,
-                                          MappingNet, MinibatchStdLayer, StyleConv, ToRGB)
+from irkit.archs.common.stylegan2 import (Conv2dLayer, FullyConnectedLayer, MappingNet, StyleConv, ToRGB,
+                                          dis_trunk, resolution_log2)
 from irkit.fileio.weights import official_format
 from irkit.registry import ARCHS
 
@@ -71,10 +71,7 @@ def _channel_fn(channel_table: Optional[Mapping], img_resolution: int):
 
 
 def _check_resolution(img_resolution: int) -> int:
-    log2 = int(np.log2(img_resolution)) if img_resolution > 0 else 0
-    if img_resolution != 2 ** log2 or img_resolution < 128:
-        raise ValueError(f'MAT needs a power-of-two img_resolution >= 128, got {img_resolution}')
-    return log2
+    return resolution_log2(img_resolution, 128, "MAT's img_resolution")
 
 
 def token2feature(x: torch.Tensor, x_size) -> torch.Tensor:
@@ -655,18 +652,6 @@ class MATGenerator(nn.Module):
         return self.synthesis(images_in, masks_in, ws, noise_mode=noise_mode, return_stg1=return_stg1)
 
 
-def _dis_trunk(img_channels: int, resolution_log2: int, nf, activation: str, mbstd_group_size,
-               mbstd_num_channels: int, div: int = 1) -> nn.Sequential:
-    layers: List[nn.Module] = [DisFromRGB(img_channels + 1, nf(resolution_log2) // div, activation)]
-    for res in range(resolution_log2, 2, -1):
-        layers.append(DisBlock(nf(res) // div, nf(res - 1) // div, activation))
-    if mbstd_num_channels > 0:
-        layers.append(MinibatchStdLayer(group_size=mbstd_group_size, num_channels=mbstd_num_channels))
-    layers.append(Conv2dLayer(nf(2) // div + mbstd_num_channels, nf(2) // div, kernel_size=3,
-                              activation=activation))
-    return nn.Sequential(*layers)
-
-
 @ARCHS.register_module()
 class MATDiscriminator(nn.Module):
     """MAT's two-headed discriminator (official ``networks.mat.Discriminator``).
@@ -685,10 +670,7 @@ class MATDiscriminator(nn.Module):
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels
-        resolution_log2 = int(np.log2(img_resolution))
-        if img_resolution != 2 ** resolution_log2 or img_resolution < 4:
-            raise ValueError(f'img_resolution must be a power of two >= 4, got {img_resolution}')
-        self.resolution_log2 = resolution_log2
+        self.resolution_log2 = log2 = resolution_log2(img_resolution, 4, 'img_resolution')
         nf = _channel_fn(channel_table, img_resolution)
         if cmap_dim is None:
             cmap_dim = nf(2)
@@ -697,11 +679,11 @@ class MATDiscriminator(nn.Module):
         self.cmap_dim = cmap_dim
         if c_dim > 0:
             self.mapping = MappingNet(z_dim=0, c_dim=c_dim, w_dim=cmap_dim, num_ws=None, w_avg_beta=None)
-        self.Dis = _dis_trunk(img_channels, resolution_log2, nf, activation, mbstd_group_size, mbstd_num_channels)
+        self.Dis = dis_trunk(img_channels, log2, nf, activation, mbstd_group_size, mbstd_num_channels)
         self.fc0 = FullyConnectedLayer(nf(2) * 4 ** 2, nf(2), activation=activation)
         self.fc1 = FullyConnectedLayer(nf(2), 1 if cmap_dim == 0 else cmap_dim)
-        self.Dis_stg1 = _dis_trunk(img_channels, resolution_log2, nf, activation, mbstd_group_size,
-                                   mbstd_num_channels, div=2)
+        self.Dis_stg1 = dis_trunk(img_channels, log2, nf, activation, mbstd_group_size,
+                                  mbstd_num_channels, div=2)
         self.fc0_stg1 = FullyConnectedLayer(nf(2) // 2 * 4 ** 2, nf(2) // 2, activation=activation)
         self.fc1_stg1 = FullyConnectedLayer(nf(2) // 2, 1 if cmap_dim == 0 else cmap_dim)
 

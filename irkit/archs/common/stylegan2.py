@@ -22,7 +22,7 @@ CPU and GPU alike.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ __all__ = [
     'ACTIVATIONS', 'setup_filter', 'upfirdn2d', 'upsample2d', 'downsample2d', 'bias_act',
     'conv2d_resample', 'normalize_2nd_moment', 'FullyConnectedLayer', 'Conv2dLayer',
     'ModulatedConv2d', 'StyleConv', 'ToRGB', 'MappingNet', 'MinibatchStdLayer', 'DisFromRGB',
-    'DisBlock'
+    'DisBlock', 'dis_trunk', 'resolution_log2'
 ]
 
 # name -> (function, default alpha, default gain)
@@ -50,6 +50,15 @@ def _activation(name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation '{name}'; choose one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
+
+
+def resolution_log2(resolution: int, minimum: int, what: str) -> int:
+    """``log2(resolution)``; ``ValueError`` unless it is a power of two >= ``minimum``
+    (``what`` names the network and argument in the message)."""
+    log2 = int(np.log2(resolution)) if resolution > 0 else 0
+    if resolution != 2 ** log2 or resolution < minimum:
+        raise ValueError(f'{what} must be a power of two >= {minimum}, got {resolution}')
+    return log2
 
 
 def default_gain(activation: str) -> float:
@@ -519,3 +528,21 @@ class DisBlock(nn.Module):
         x = self.conv0(x)
         x = self.conv1(x, gain=np.sqrt(0.5))
         return skip + x
+
+
+def dis_trunk(img_channels: int, resolution_log2: int, nf: Callable[[int], int], activation: str,
+              mbstd_group_size: Optional[int], mbstd_num_channels: int, div: int = 1) -> nn.Sequential:
+    """ResNet discriminator trunk on ``img_channels + 1`` input channels (image and mask).
+
+    ``DisFromRGB`` to ``nf(resolution_log2)``, one ``DisBlock`` per resolution down to 8
+    (``nf(res) -> nf(res - 1)``), the minibatch-std layer (when ``mbstd_num_channels > 0``)
+    and a 3x3 conv to ``nf(2)`` at 4x4; every width divided by ``div``.
+    """
+    layers: List[nn.Module] = [DisFromRGB(img_channels + 1, nf(resolution_log2) // div, activation)]
+    for res in range(resolution_log2, 2, -1):
+        layers.append(DisBlock(nf(res) // div, nf(res - 1) // div, activation))
+    if mbstd_num_channels > 0:
+        layers.append(MinibatchStdLayer(group_size=mbstd_group_size, num_channels=mbstd_num_channels))
+    layers.append(Conv2dLayer(nf(2) // div + mbstd_num_channels, nf(2) // div, kernel_size=3,
+                              activation=activation))
+    return nn.Sequential(*layers)

@@ -19,7 +19,9 @@ explicit numpy ``Generator`` instead of the global ``np.random`` state:
 
 Stroke widths are absolute pixel sizes, so the hole-ratio distribution depends on
 the resolution: the ``large``/``small`` variants are MAT's 512 generators,
-``large_256``/``small_256`` its 256 ones.
+``large_256``/``small_256`` its 256 ones. ``comodgan`` is Co-Mod-GAN's ``RandomMask``
+(Zhao et al., ICLR 2021; the same procedure with 0-9 boxes <= size/2, 0-4 boxes <= size and
+0-19 strokes).
 
 Measured hole ratios of the official generators at 512 (4,000 draws): large mean
 0.401, 28.8 % of masks above 50 % holes; small mean 0.220.
@@ -44,6 +46,8 @@ MAT_MASK_VARIANTS = {
     'small': (3, 2, 4),
     'large_256': (4, 2, 8),
     'small_256': (2, 2, 3),
+    # Co-Mod-GAN's RandomMask (zsyzzsoft/co-mod-gan training/mask_generator.py), the same procedure
+    'comodgan': (10, 5, 20),
 }
 
 
