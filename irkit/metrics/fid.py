@@ -61,13 +61,19 @@ def feature_stats(feats: np.ndarray, cov_estimator: str = 'biased') -> Tuple[np.
     ``sum x x^T / N - mu mu^T``. ``'unbiased'``: ``np.mean`` and ``np.cov`` (pytorch-fid,
     clean-fid), dividing by N - 1.
     """
-    x = np.asarray(feats, dtype=np.float64)
+    x = np.asarray(feats)
     if x.ndim != 2 or len(x) < 2:
         raise ValueError(f'FID needs at least 2 feature vectors (N x D), got shape {x.shape}')
-    if cov_estimator == 'biased':
-        mu = x.sum(axis=0) / len(x)
-        return mu, x.T @ x / len(x) - np.outer(mu, mu)
+    if cov_estimator == 'biased':  # float64 sums over chunks of rows, as FeatureStats.append
+        raw_mean, raw_cov = np.zeros(x.shape[1]), np.zeros((x.shape[1], x.shape[1]))
+        for a in range(0, len(x), 4096):
+            x64 = x[a:a + 4096].astype(np.float64)
+            raw_mean += x64.sum(axis=0)
+            raw_cov += x64.T @ x64
+        mu = raw_mean / len(x)
+        return mu, raw_cov / len(x) - np.outer(mu, mu)
     if cov_estimator == 'unbiased':
+        x = x.astype(np.float64)
         return x.mean(axis=0), np.cov(x, rowvar=False)
     raise ValueError(f'cov_estimator must be one of {COV_ESTIMATORS}, got {cov_estimator!r}')
 
@@ -117,12 +123,30 @@ def _linear_svc(C: float = 1.0):
     return LinearSVC(C=C, dual=False)
 
 
-def pids_uids(real: np.ndarray, fake: np.ndarray, C: float = 1.0) -> Dict[str, float]:
+def pids_uids(real: np.ndarray, fake: np.ndarray, C: float = 1.0,
+              fid_protocol: Optional[str] = None,
+              cov_estimator: Optional[str] = None) -> Dict[str, float]:
     """P-IDS and U-IDS of paired (N, D) real / inpainted features, as MAT's
-    ``cal_fid_pids_uids.py``: the same scikit-learn calls on the same float64 values."""
+    ``cal_fid_pids_uids.py``: the same scikit-learn calls on the same float64 values.
+
+    With ``fid_protocol``, FID (:func:`fid_from_features`) is computed too, on a second
+    thread while liblinear (single-threaded, GIL released) fits the SVM.
+    """
     if np.shape(real) != np.shape(fake) or np.ndim(real) != 2:
         raise ValueError(f'P-IDS needs paired (N, D) features, got {np.shape(real)} and '
                          f'{np.shape(fake)}')
+    if fid_protocol is None:
+        return _pids_uids(real, fake, C)
+    _cov_estimator(fid_protocol, cov_estimator)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        fid = pool.submit(fid_from_features, real, fake, fid_protocol, cov_estimator)
+        out = _pids_uids(real, fake, C)
+        out['FID'] = fid.result()
+    return out
+
+
+def _pids_uids(real: np.ndarray, fake: np.ndarray, C: float) -> Dict[str, float]:
     svm = _linear_svc(C)
     # MAT passes its float32 features; LinearSVC converts them to float64 itself
     real = np.asarray(real, dtype=np.float64)
@@ -238,7 +262,6 @@ class PIDS(_InceptionMetric):
 
     def compute_metrics(self, results: List[dict]) -> dict:
         real, fake = self._stack(results)
-        out = pids_uids(real, fake, C=self.svm_C)
-        if self.with_fid:
-            out['FID'] = fid_from_features(real, fake, self.fid_protocol, self.cov_estimator)
-        return out
+        return pids_uids(real, fake, C=self.svm_C,
+                         fid_protocol=self.fid_protocol if self.with_fid else None,
+                         cov_estimator=self.cov_estimator)
