@@ -148,15 +148,16 @@ def pids_uids(real: np.ndarray, fake: np.ndarray, C: float = 1.0,
 
 def _pids_uids(real: np.ndarray, fake: np.ndarray, C: float) -> Dict[str, float]:
     svm = _linear_svc(C)
-    # MAT passes its float32 features; LinearSVC converts them to float64 itself
-    real = np.asarray(real, dtype=np.float64)
-    fake = np.asarray(fake, dtype=np.float64)
-    x = np.concatenate([real, fake])
-    y = np.array([1] * len(real) + [0] * len(fake))
+    # MAT passes float32 features, which LinearSVC converts to float64; one float64 array
+    # (real rows, then fake rows) holds exactly those values, and its halves are the
+    # decision_function inputs
+    n = len(real)
+    x = np.empty((2 * n, np.shape(real)[1]), dtype=np.float64)
+    x[:n], x[n:] = real, fake
+    y = np.array([1] * n + [0] * n)
     svm.fit(x, y)
     uids = 1 - svm.score(x, y)
-    del x
-    pids = np.mean(svm.decision_function(fake) > svm.decision_function(real))
+    pids = np.mean(svm.decision_function(x[n:]) > svm.decision_function(x[:n]))
     return {'P-IDS': float(pids), 'U-IDS': float(uids)}
 
 
