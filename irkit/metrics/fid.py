@@ -115,6 +115,11 @@ def fid_from_features(real: np.ndarray, fake: np.ndarray, protocol: str = 'mat',
     return frechet_distance(mu_g, sigma_g, mu_r, sigma_r, protocol)
 
 
+def require_sklearn() -> None:
+    """Raise ``ImportError`` naming the extra when scikit-learn (P-IDS/U-IDS) is missing."""
+    _linear_svc()
+
+
 def _linear_svc(C: float = 1.0):
     try:
         from sklearn.svm import LinearSVC
@@ -256,7 +261,7 @@ class PIDS(_InceptionMetric):
         super().__init__(inception_path=inception_path, pred_key=pred_key, gt_key=gt_key,
                          device=device, collect_device=collect_device, prefix=prefix,
                          network=network)
-        _linear_svc()  # scikit-learn missing: fail when the metric is built, not after inference
+        require_sklearn()  # fail when the metric is built, not after inference
         self.with_fid, self.svm_C = with_fid, svm_C
         self.cov_estimator = _cov_estimator(fid_protocol, cov_estimator)
         self.fid_protocol = fid_protocol
