@@ -38,7 +38,9 @@ setup(
         'tensorboard',
     ] + MMCV,
     extras_require={
-        'dev': ['pytest', 'scikit-image', 'matplotlib'],
+        'dev': ['pytest', 'scikit-image', 'matplotlib', 'scikit-learn'],
+        # P-IDS / U-IDS: scikit-learn's LinearSVC, as MAT's evaluation script
+        'metrics': ['scikit-learn'],
         'leaderboard': ['matplotlib', 'pyyaml'],
         'diffusion': ['diffusers', 'transformers'],
     },

@@ -76,8 +76,10 @@ val_dataloader = dict(
 # the paper reports the small-mask set too: --cfg-options test_dataloader.dataset.mask_root=<small masks>
 test_dataloader = val_dataloader
 
-# FID, P-IDS, U-IDS on StyleGAN2-ADA's Inception pool features ($IRKIT_WEIGHTS/inception-2015-12-05.pt)
-val_evaluator = [dict(type='PIDS', with_fid=True)]
+# FID, P-IDS, U-IDS on StyleGAN2-ADA's Inception pool features ($IRKIT_WEIGHTS/inception-2015-12-05.pt),
+# as MAT's evaluation: FID with the covariance / N (StyleGAN2-ADA FeatureStats), P-IDS/U-IDS by
+# scikit-learn's LinearSVC(dual=False) (pip install 'irkit[metrics]')
+val_evaluator = [dict(type='PIDS', with_fid=True, fid_protocol='mat')]
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='IterTrainLoop', max_iters=_iters, val_interval=_val_interval)

@@ -64,7 +64,10 @@ def available_metrics(requested: Sequence[str]) -> tuple:
             elif name in ('FID', 'PIDS'):
                 from irkit.archs.common.inception import TORCHSCRIPT_FILE, TORCHSCRIPT_URL
                 find_weights(TORCHSCRIPT_FILE, source=TORCHSCRIPT_URL, config_key='inception_path')
-        except MissingWeightsError as e:
+                if name == 'PIDS':
+                    from irkit.metrics.fid import require_sklearn
+                    require_sklearn()
+        except (MissingWeightsError, ImportError) as e:
             notes.append(f'{name} not computed: {e}')
             continue
         cfgs[name] = {'PSNR': dict(type='PSNR'), 'SSIM': dict(type='SSIM'),

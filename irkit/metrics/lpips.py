@@ -1,10 +1,12 @@
 """LPIPS (Zhang et al., "The Unreasonable Effectiveness of Deep Features as a Perceptual
-Metric", CVPR 2018), version 0.1, with AlexNet or VGG16 features.
+Metric", CVPR 2018), version 0.1, with AlexNet, VGG16 or SqueezeNet 1.1 features: the
+``lpips`` package's ``LPIPS(net=..., version='0.1')`` in eval mode.
 
 Weights are read from local files: the backbone from torchvision's ImageNet file
-(``alexnet-owt-7be5be79.pth`` / ``vgg16-397923af.pth``) and the linear heads from the
-released ``lpips/weights/v0.1/{alex,vgg}.pth`` (keys ``lin{i}.model.1.weight``, shape
-1xCx1x1), looked up as ``$IRKIT_WEIGHTS/lpips/v0.1/<net>.pth``.
+(``alexnet-owt-7be5be79.pth`` / ``vgg16-397923af.pth`` / ``squeezenet1_1-b8a52dc0.pth``)
+and the learned linear heads from the released ``lpips/weights/v0.1/{alex,vgg,squeeze}.pth``
+(keys ``lin{i}.model.1.weight``, shape 1xCx1x1; shipped in the ``lpips`` pip package and in
+the PerceptualSimilarity repository), looked up as ``$IRKIT_WEIGHTS/lpips/v0.1/<net>.pth``.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ from irkit.metrics.image_metrics import quantize_uint8
 from irkit.registry import METRICS
 from irkit.fileio.weights import find_weights
 
-LPIPS_URL = 'https://github.com/richzhang/PerceptualSimilarity/tree/master/lpips/weights/v0.1'
-CHANNELS = {'alex': (64, 192, 384, 256, 256), 'vgg': (64, 128, 256, 512, 512)}
+LPIPS_URL = 'https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/lpips/weights/v0.1'
+CHANNELS = {'alex': (64, 192, 384, 256, 256), 'vgg': (64, 128, 256, 512, 512),
+            'squeeze': (64, 128, 256, 384, 384, 512, 512)}
 VGG16_SLICE_ENDS = ('relu1_2', 'relu2_2', 'relu3_3', 'relu4_3', 'relu5_3')
 
 
@@ -42,9 +45,9 @@ class LPIPSNet(nn.Module):
     """LPIPS v0.1 distance between NCHW RGB images in [-1, 1]; returns (N,).
 
     Args:
-        net: ``'alex'`` (default, the paper's recommended metric) or ``'vgg'``.
-        model_path: the linear heads (``alex.pth``/``vgg.pth``), ``None`` to look up
-            ``lpips/v0.1/<net>.pth``; ``False`` for random heads.
+        net: ``'alex'`` (default, the paper's recommended metric), ``'vgg'`` or ``'squeeze'``.
+        model_path: the linear heads (``alex.pth``/``vgg.pth``/``squeeze.pth``), ``None`` to
+            look up ``lpips/v0.1/<net>.pth``; ``False`` for random heads.
         backbone_path: torchvision's backbone file, ``None`` to look it up; ``False``
             for random weights.
     """
@@ -53,23 +56,26 @@ class LPIPSNet(nn.Module):
                  backbone_path: Union[str, Path, None, bool] = None) -> None:
         super().__init__()
         if net not in CHANNELS:
-            raise ValueError(f"LPIPS net must be 'alex' or 'vgg', got '{net}'")
+            raise ValueError(f"LPIPS net must be one of {sorted(CHANNELS)}, got '{net}'")
         self.net_type = net
         if net == 'alex':
             from irkit.archs.common.alexnet import AlexNetFeatures
-            self.net = AlexNetFeatures(pretrained=backbone_path)
+            self.net = AlexNetFeatures(pretrained=backbone_path, config_key='backbone_path')
+        elif net == 'squeeze':
+            from irkit.archs.common.squeezenet import SqueezeNetFeatures
+            self.net = SqueezeNetFeatures(pretrained=backbone_path, config_key='backbone_path')
         else:
             from irkit.archs.common.vgg import VGGFeatureExtractor
             self.net = VGGFeatureExtractor(VGG16_SLICE_ENDS, vgg_type='vgg16', use_input_norm=False,
-                                           pretrained=backbone_path)
+                                           pretrained=backbone_path, config_key='backbone_path')
         # ScalingLayer of LPIPS: inputs in [-1, 1] -> ImageNet-normalised
         self.register_buffer('shift', torch.tensor([-.030, -.088, -.188]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('scale', torch.tensor([.458, .448, .450]).view(1, 3, 1, 1), persistent=False)
         for i, c in enumerate(CHANNELS[net]):
             self.add_module(f'lin{i}', NetLinLayer(c))
         if model_path is not False:
-            path = find_weights(f'lpips/v0.1/{net}.pth', model_path, config_key='lpips_path',
-                                source=f'{LPIPS_URL}/{net}.pth')
+            path = find_weights(f'lpips/v0.1/{net}.pth', model_path, config_key='model_path',
+                                source=f"{LPIPS_URL}/{net}.pth (also in the 'lpips' pip package)")
             from irkit.archs.common.vgg import load_state_dict_file
             state = load_state_dict_file(path)
             heads = {k: v for k, v in state.items() if k.startswith('lin')}
@@ -104,7 +110,7 @@ class LPIPS(BaseMetric):
     """Mean LPIPS v0.1 over the dataset (lower is better), on the full images.
 
     Args:
-        net: ``'alex'`` (DA-CLIP, MAT) or ``'vgg'``.
+        net: ``'alex'`` (DA-CLIP, MAT), ``'vgg'`` or ``'squeeze'``.
         model_path / backbone_path: local weight files (see :class:`LPIPSNet`).
         quantize: round ``pred``/``gt`` to uint8 levels first (images saved as PNG).
         device: where the network runs.

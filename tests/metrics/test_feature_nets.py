@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from irkit.archs.common.alexnet import AlexNetFeatures
+from irkit.archs.common.squeezenet import SqueezeNetFeatures
 from irkit.archs.common.inception import (Conv2dLayer, FIDInceptionV3, _pytorch_fid_names,
                                           convert_pytorch_fid, load_torchscript_tensors)
 from irkit.archs.common.vgg import CFGS, VGGFeatureExtractor
@@ -65,6 +66,90 @@ def test_lpips_loads_released_formats_and_matches_formula(tmp_path):
     assert net(x, x).abs().max() == 0
 
 
+# torchvision.models.squeezenet1_1: (features index, in, squeeze, expand1x1, expand3x3)
+SQUEEZE_FIRES = [(3, 64, 16, 64, 64), (4, 128, 16, 64, 64), (6, 128, 32, 128, 128),
+                 (7, 256, 32, 128, 128), (9, 256, 48, 192, 192), (10, 384, 48, 192, 192),
+                 (11, 384, 64, 256, 256), (12, 512, 64, 256, 256)]
+
+
+def torchvision_squeezenet_state(seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def conv(name, c_out, c_in, k):
+        sd[f'{name}.weight'] = torch.randn(c_out, c_in, k, k, generator=g) * (2 / (c_in * k * k)) ** 0.5
+        sd[f'{name}.bias'] = torch.randn(c_out, generator=g) * 0.01
+    sd = {}
+    conv('features.0', 64, 3, 3)
+    for i, c_in, sq, e1, e3 in SQUEEZE_FIRES:
+        conv(f'features.{i}.squeeze', sq, c_in, 1)
+        conv(f'features.{i}.expand1x1', e1, sq, 1)
+        conv(f'features.{i}.expand3x3', e3, sq, 3)
+    sd['classifier.1.weight'] = torch.zeros(1000, 512, 1, 1)  # torchvision's head: present, unused
+    sd['classifier.1.bias'] = torch.zeros(1000)
+    return sd
+
+
+def manual_squeezenet(sd, x):
+    """SqueezeNet 1.1 written with F.conv2d from torchvision's definition; LPIPS's 7 outputs."""
+    def fire(x, i):
+        x = F.relu(F.conv2d(x, sd[f'features.{i}.squeeze.weight'], sd[f'features.{i}.squeeze.bias']))
+        a = F.relu(F.conv2d(x, sd[f'features.{i}.expand1x1.weight'], sd[f'features.{i}.expand1x1.bias']))
+        b = F.relu(F.conv2d(x, sd[f'features.{i}.expand3x3.weight'], sd[f'features.{i}.expand3x3.bias'],
+                            padding=1))
+        return torch.cat([a, b], 1)
+
+    def pool(x):
+        return F.max_pool2d(x, 3, 2, ceil_mode=True)
+    h1 = F.relu(F.conv2d(x, sd['features.0.weight'], sd['features.0.bias'], stride=2))
+    h2 = fire(fire(pool(h1), 3), 4)
+    h3 = fire(fire(pool(h2), 6), 7)
+    h4 = fire(pool(h3), 9)
+    h5 = fire(h4, 10)
+    h6 = fire(h5, 11)
+    return [h1, h2, h3, h4, h5, h6, fire(h6, 12)]
+
+
+def test_squeezenet_loads_torchvision_layout_and_matches_definition(tmp_path):
+    sd = torchvision_squeezenet_state()
+    torch.save(sd, tmp_path / 'squeezenet1_1-b8a52dc0.pth')
+    net = SqueezeNetFeatures(pretrained=tmp_path)
+    own = net.state_dict()
+    assert {k: tuple(v.shape) for k, v in own.items()} == \
+        {k: tuple(v.shape) for k, v in sd.items() if k.startswith('features.')}
+    assert len(own) == 50
+    x = torch.randn(2, 3, 67, 61, generator=torch.Generator().manual_seed(1))  # odd: ceil pools
+    got, want = net(x), manual_squeezenet(sd, x)
+    assert [t.shape[1] for t in got] == [64, 128, 256, 384, 384, 512, 512]
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_lpips_squeeze_matches_formula(tmp_path):
+    sd = torchvision_squeezenet_state(2)
+    torch.save(sd, tmp_path / 'squeezenet1_1-b8a52dc0.pth')
+    g = torch.Generator().manual_seed(3)
+    heads = {f'lin{i}.model.1.weight': torch.rand(1, c, 1, 1, generator=g)
+             for i, c in enumerate((64, 128, 256, 384, 384, 512, 512))}
+    (tmp_path / 'lpips' / 'v0.1').mkdir(parents=True)
+    torch.save(heads, tmp_path / 'lpips' / 'v0.1' / 'squeeze.pth')
+    net = LPIPSNet('squeeze', model_path=tmp_path, backbone_path=tmp_path)
+    x = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    y = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    shift = torch.tensor([-.030, -.088, -.188]).view(1, 3, 1, 1)
+    scale = torch.tensor([.458, .448, .450]).view(1, 3, 1, 1)
+    fx, fy = manual_squeezenet(sd, (x - shift) / scale), manual_squeezenet(sd, (y - shift) / scale)
+    want = 0
+    for i, (a, b) in enumerate(zip(fx, fy)):
+        a = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        want = want + ((a - b) ** 2 * heads[f'lin{i}.model.1.weight']).sum(1).mean(dim=(1, 2))
+    torch.testing.assert_close(net(x, y), want, rtol=1e-5, atol=1e-7)
+    # heads of another variant are refused with the file named
+    torch.save({k: v for k, v in heads.items() if k < 'lin5'}, tmp_path / 'five.pth')
+    with pytest.raises(KeyError, match='five.pth.*lin5'):
+        LPIPSNet('squeeze', model_path=tmp_path / 'five.pth', backbone_path=tmp_path)
+
+
 def test_missing_weights_message(tmp_path, monkeypatch):
     monkeypatch.setenv('IRKIT_WEIGHTS', str(tmp_path))
     with pytest.raises(MissingWeightsError, match='alexnet-owt-7be5be79.pth.*IRKIT_WEIGHTS'):
@@ -73,6 +158,15 @@ def test_missing_weights_message(tmp_path, monkeypatch):
         FIDInceptionV3()
     with pytest.raises(MissingWeightsError, match='vgg19-dcbb9e9d.pth'):
         VGGFeatureExtractor(['conv4_4'])
+    with pytest.raises(MissingWeightsError, match='squeezenet1_1-b8a52dc0.pth'):
+        SqueezeNetFeatures()
+    # LPIPS names its own arguments and the file's real download address
+    with pytest.raises(MissingWeightsError, match=r"lpips/v0\.1/squeeze\.pth.*raw\.githubusercontent"
+                       r"\.com/richzhang/PerceptualSimilarity/master/lpips/weights/v0\.1/squeeze\.pth"
+                       r".*'model_path'"):
+        LPIPSNet('squeeze', backbone_path=False)
+    with pytest.raises(MissingWeightsError, match="alexnet-owt-7be5be79.pth.*'backbone_path'"):
+        LPIPSNet('alex', model_path=False)
 
 
 def test_vgg_torchvision_layout(tmp_path):

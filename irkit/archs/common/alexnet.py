@@ -27,13 +27,15 @@ class AlexNetFeatures(nn.Module):
     Args:
         pretrained: path of torchvision's weights, ``None`` to look up
             ``alexnet-owt-7be5be79.pth`` with :func:`find_weights`, ``False`` for random init.
+        config_key: the config key named when the file is missing.
     """
 
     # the ReLU after which each of LPIPS's five slices ends (indices into features)
     SLICE_ENDS = (1, 4, 7, 9, 11)
     CHANNELS = (64, 192, 384, 256, 256)
 
-    def __init__(self, pretrained: Union[str, Path, None, bool] = None) -> None:
+    def __init__(self, pretrained: Union[str, Path, None, bool] = None,
+                 config_key: str = 'pretrained') -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=False),
@@ -45,7 +47,7 @@ class AlexNetFeatures(nn.Module):
             nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=False),
         )
         if pretrained is not False:
-            path = find_weights(WEIGHT_FILE, pretrained, config_key='pretrained', source=WEIGHT_URL)
+            path = find_weights(WEIGHT_FILE, pretrained, config_key=config_key, source=WEIGHT_URL)
             load_torchvision_features(self, path)
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:

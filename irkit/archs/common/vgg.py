@@ -76,12 +76,14 @@ class VGGFeatureExtractor(nn.Module):
         requires_grad: train the VGG weights (default frozen).
         pretrained: path of torchvision's weights file, ``None`` to look it up with
             :func:`irkit.fileio.weights.find_weights`, or ``False`` for random init.
+        config_key: the config key named when the file is missing.
     """
 
     def __init__(self, layer_name_list: Iterable[str], vgg_type: str = 'vgg19',
                  use_input_norm: bool = True, range_norm: bool = False,
                  requires_grad: bool = False,
-                 pretrained: Union[str, Path, None, bool] = None) -> None:
+                 pretrained: Union[str, Path, None, bool] = None,
+                 config_key: str = 'pretrained') -> None:
         super().__init__()
         if vgg_type not in CFGS:
             raise ValueError(f"vgg_type must be one of {sorted(CFGS)}, got '{vgg_type}'")
@@ -107,7 +109,7 @@ class VGGFeatureExtractor(nn.Module):
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         if pretrained is not False:
-            path = find_weights(WEIGHT_FILES[vgg_type], pretrained, config_key='pretrained',
+            path = find_weights(WEIGHT_FILES[vgg_type], pretrained, config_key=config_key,
                                 source=WEIGHT_URLS[vgg_type])
             load_torchvision_features(self, path)
         # keep torchvision's indices (and state_dict keys) but drop unused deeper layers
