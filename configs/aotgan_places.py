@@ -80,7 +80,8 @@ test_dataloader = val_dataloader
 # official eval.py: mae, psnr, ssim (skimage, uint8 whole images), fid (pytorch-fid); irkit's MAE is the plain
 # mean absolute error on [0, 1] (the official "mae" is sum|r - f| / sum(r + f)); FID needs the Inception
 # weights $IRKIT_WEIGHTS/inception-2015-12-05.pt (docs/metrics.md)
-val_evaluator = [dict(type='MAE'), dict(type='PSNR'), dict(type='SSIM'), dict(type='FID')]
+val_evaluator = [dict(type='MAE'), dict(type='PSNR'), dict(type='SSIM'),
+                 dict(type='FID', protocol='pytorch-fid')]  # official eval.py: pytorch-fid (covariance / (N - 1))
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='IterTrainLoop', max_iters=1_000_000, val_interval=10_000)  # --iterations 1e6, --save_every 1e4

@@ -72,7 +72,7 @@ def options(paths):
                      f'{loader}.dataset.pipeline.2.mask_root': paths['val_masks'],
                      f'{loader}.dataset.pipeline.3.size': [SIZE, SIZE]})
     for ev in ('val_evaluator', 'test_evaluator'):  # FID needs the Inception weights: MSE instead
-        opts[f'{ev}.3.type'] = 'MSE'
+        opts[ev] = [dict(type='MAE'), dict(type='PSNR'), dict(type='SSIM'), dict(type='MSE')]
     return opts
 
 
