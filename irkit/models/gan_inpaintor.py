@@ -338,41 +338,36 @@ class GANInpaintor(BaseModel):
             return fn(*[a * w for a in args])
         return fn(*args, weight=w)
 
+    def _disc_side(self, heads, target_is_real: bool, hole: torch.Tensor, add,
+                   r1_images: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The discriminator loss of one side (fake or real) over every head, with the disc-shift
+        and (on real images, when given) inline R1 terms."""
+        tag = 'real' if target_is_real else 'fake'
+        total = 0
+        for h, (logits, _) in heads.items():
+            v = self.gan_loss(logits, target_is_real, is_disc=True, mask=hole)
+            add(f'loss_d_{tag}{h}', v)
+            add(f'score_{tag}{h}', logits.mean())
+            total = total + v
+            for d in self.disc_losses:
+                if isinstance(d, DiscShiftLoss):
+                    s = d(logits)
+                    add(f'loss_disc_shift_{tag}{h}', s)
+                    total = total + s
+                elif isinstance(d, R1Penalty) and r1_images is not None:
+                    r1 = d(logits, r1_images)
+                    add(f'loss_r1{h}', r1)
+                    total = total + r1
+        return total
+
     def discriminator_losses(self, fake: Dict[str, torch.Tensor], gt: torch.Tensor, known: torch.Tensor,
                              bbox, backward: Callable[[torch.Tensor], None], add) -> None:
         hole = 1 - known
-        fake_heads = self.discriminate(fake, known, bbox)
-        loss_fake = 0
-        for h, (logits, _) in fake_heads.items():
-            v = self.gan_loss(logits, False, is_disc=True, mask=hole)
-            add(f'loss_d_fake{h}', v)
-            add(f'score_fake{h}', logits.mean())
-            loss_fake = loss_fake + v
-            for d in self.disc_losses:
-                if isinstance(d, DiscShiftLoss):
-                    s = d(logits)
-                    add(f'loss_disc_shift_fake{h}', s)
-                    loss_fake = loss_fake + s
-        backward(loss_fake)
+        backward(self._disc_side(self.discriminate(fake, known, bbox), False, hole, add))
         r1_now = self.r1_interval is None and any(isinstance(d, R1Penalty) for d in self.disc_losses)
         real_imgs = self._real_images(gt.detach().requires_grad_(r1_now) if r1_now else gt)
-        real_heads = self.discriminate(real_imgs, known, bbox)
-        loss_real = 0
-        for h, (logits, _) in real_heads.items():
-            v = self.gan_loss(logits, True, is_disc=True, mask=hole)
-            add(f'loss_d_real{h}', v)
-            add(f'score_real{h}', logits.mean())
-            loss_real = loss_real + v
-            for d in self.disc_losses:
-                if isinstance(d, DiscShiftLoss):
-                    s = d(logits)
-                    add(f'loss_disc_shift_real{h}', s)
-                    loss_real = loss_real + s
-                elif isinstance(d, R1Penalty) and r1_now:
-                    r1 = d(logits, real_imgs['pred'])
-                    add(f'loss_r1{h}', r1)
-                    loss_real = loss_real + r1
-        backward(loss_real)
+        backward(self._disc_side(self.discriminate(real_imgs, known, bbox), True, hole, add,
+                                 real_imgs['pred'] if r1_now else None))
         for d, masked in zip(self.disc_losses, self._gp_masked):
             if isinstance(d, GradientPenaltyLoss):
                 def critic(x: torch.Tensor) -> torch.Tensor:
