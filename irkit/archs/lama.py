@@ -454,9 +454,16 @@ class FFCResNetGenerator(nn.Module):
         if out_act is not None:
             layers.append(out_act)
         self.model = nn.Sequential(*layers)
+        self.n_downsampling = n_downsampling
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 (official name)
         """``input``: ``cat(image * (1 - mask), mask)``, sides multiples of ``2 ** n_downsampling``."""
+        m = 2 ** self.n_downsampling
+        h, w = input.shape[-2:]
+        if h % m or w % m:
+            raise ValueError(f'FFCResNetGenerator: height and width must be multiples of {m}, got {h}x{w}; '
+                             "pad the input (LaMa pads bottom/right with numpy's 'symmetric' mode) and crop "
+                             'the output')
         return self.model(input)
 
 
