@@ -140,39 +140,36 @@ class ResNetPL(nn.Module):
             ``ade20k/``, LaMa's ``$TORCH_HOME`` layout), ``None`` to look it up in
             ``$IRKIT_WEIGHTS`` / ``~/.cache/irkit/weights``, or ``False`` for random weights
             (tests).
-        batch_stats_in_train: the encoder's BatchNorm layers follow this module's
-            train/eval mode (True, default), or always use their running statistics
-            (False). LaMa calls ``eval()`` on the encoder when it builds the loss, but
-            PyTorch Lightning's ``model.train()`` at the start of training switches it back,
-            so in LaMa's training runs the encoder normalises with the statistics of each
-            batch (prediction and target separately) and updates its running statistics;
-            True reproduces that.
+        batch_stats: how the encoder's BatchNorm layers normalise. ``None``: they follow
+            this module's ``train()`` / ``eval()``, starting in eval mode as LaMa builds the
+            loss (``impl.eval()``). ``True``: always with the statistics of the batch (and
+            updating their running statistics), which is what LaMa's training runs do: PyTorch
+            Lightning's ``model.train()`` at the start of training switches the encoder back
+            to training mode, so prediction and target are each normalised with their own
+            batch statistics. ``False``: always with the running statistics. An inpainting
+            model that keeps its loss networks in eval mode (``GANInpaintor``) needs ``True``
+            to train as LaMa did.
     """
 
     def __init__(self, loss_weight: float = 1.0, pretrained: Union[str, None, bool] = None,
-                 batch_stats_in_train: bool = True) -> None:
+                 batch_stats: Optional[bool] = None) -> None:
         super().__init__()
-        from pathlib import Path
-
-        from irkit.archs.common.resnet_dilated import ADE20K_ENCODER_FILE, ResnetDilated, load_ade20k_encoder
+        from irkit.archs.common.resnet_dilated import ResnetDilated, load_ade20k_encoder
         from irkit.archs.common.vgg import IMAGENET_MEAN, IMAGENET_STD
         self.loss_weight = loss_weight
-        self.batch_stats_in_train = batch_stats_in_train
+        self.batch_stats = batch_stats
         self.impl = ResnetDilated(layers=(3, 4, 6, 3), dilate_scale=8)
         if pretrained is not False:
-            if pretrained is not None and Path(pretrained).expanduser().is_dir() and \
-                    (Path(pretrained).expanduser() / 'ade20k' / ADE20K_ENCODER_FILE).is_file():
-                pretrained = Path(pretrained).expanduser() / 'ade20k'
             load_ade20k_encoder(self.impl, pretrained, config_key='pretrained')
         for p in self.impl.parameters():
             p.requires_grad_(False)
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.train(self.training)
+        self.impl.train(bool(batch_stats))
 
     def train(self, mode: bool = True) -> 'ResNetPL':
         super().train(mode)
-        self.impl.train(mode and self.batch_stats_in_train)
+        self.impl.train(mode if self.batch_stats is None else self.batch_stats)
         return self
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, weight=None) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from irkit.archs.common.resnet_dilated import ADE20K_ENCODER_FILE, ADE20K_ENCODER_URL, Bottleneck, ResnetDilated
 from irkit.losses import ResNetPL
 from irkit.registry import LOSSES
-from irkit.utils.weights import MissingWeightsError
+from irkit.fileio.weights import MissingWeightsError
 
 
 def _randomise(module: torch.nn.Module, seed: int = 0) -> None:
@@ -76,20 +76,30 @@ def test_loss_is_weighted_sum_of_stage_mses():
     assert pl(target, target).item() == 0.0
 
 
-def test_batchnorm_follows_train_mode_like_lama_under_lightning():
+def test_batchnorm_modes():
+    x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     pl = ResNetPL(pretrained=False)
     _randomise(pl.impl, 3)
-    assert pl.training and pl.impl.training          # LaMa's encoder BN under Lightning's model.train()
-    x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    assert not pl.impl.training            # built in eval mode, as LaMa's ResNetPL
+    pl.train()
+    assert pl.impl.training                # ... and switched by train(), as Lightning's model.train() does
     before = pl.impl.bn1.running_mean.clone()
     train_loss = pl(x, y)
     assert not torch.equal(before, pl.impl.bn1.running_mean)   # batch statistics, running stats updated
     pl.eval()
     assert not pl.impl.training
-    eval_loss = pl(x, y)
-    assert train_loss.item() != pytest.approx(eval_loss.item(), rel=1e-3)
-    frozen = ResNetPL(pretrained=False, batch_stats_in_train=False).train()
-    assert not frozen.impl.training
+    assert train_loss.item() != pytest.approx(pl(x, y).item(), rel=1e-3)
+    # batch_stats=True: LaMa's training behaviour even when the owner keeps the loss in eval mode
+    always = ResNetPL(pretrained=False, batch_stats=True)
+    assert always.eval().impl.training
+    never = ResNetPL(pretrained=False, batch_stats=False)
+    assert not never.train().impl.training
+    enc = ResnetDilated()
+    _randomise(enc, 3)
+    for m in (pl, always):
+        m.impl.load_state_dict(enc.state_dict())
+    pl.train()
+    torch.testing.assert_close(always(x, y), pl(x, y), rtol=1e-6, atol=0)
 
 
 def _write_encoder_file(path, enc, extras=True, drop_tracked=True):

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
-from irkit.utils.weights import find_weights
+from irkit.fileio.weights import find_weights
 
 __all__ = ['Bottleneck', 'ResnetDilated', 'load_ade20k_encoder', 'ADE20K_ENCODER_FILE', 'ADE20K_ENCODER_URL']
 
@@ -130,14 +130,19 @@ def load_ade20k_encoder(module: ResnetDilated, path: Union[str, Path, None] = No
     """Load CSAILVision's ``encoder_epoch_20.pth`` into ``module`` strictly; returns the file used.
 
     ``path``: the file, a folder holding ``ade20k-resnet50dilated-ppm_deepsup/encoder_epoch_20.pth``,
-    or None to look in ``$IRKIT_WEIGHTS`` / ``~/.cache/irkit/weights``. Buffers of
+    or None to look in ``$IRKIT_WEIGHTS`` / ``~/.cache/irkit/weights`` (also under ``ade20k/``,
+    LaMa's ``$TORCH_HOME`` layout). Buffers of
     CSAILVision's synchronised BatchNorm (``_tmp_running_mean``, ``_tmp_running_var``,
     ``_running_iter``) are dropped and a missing ``num_batches_tracked`` is filled with 0;
     any other difference is an error naming the keys.
     """
-    from irkit.fileio.checkpoint import extract_state_dict, safe_load
-    file = find_weights(ADE20K_ENCODER_FILE, path, config_key=config_key, source=ADE20K_ENCODER_URL)
-    state: Dict[str, torch.Tensor] = dict(extract_state_dict(safe_load(file)))
+    from irkit.fileio.weights import read_state_dict
+    if path is not None and Path(path).expanduser().is_dir() and \
+            (Path(path).expanduser() / 'ade20k' / ADE20K_ENCODER_FILE).is_file():
+        path = Path(path).expanduser() / 'ade20k'   # LaMa's $TORCH_HOME
+    file = find_weights(ADE20K_ENCODER_FILE, path, config_key=config_key, source=ADE20K_ENCODER_URL,
+                        subdirs=('ade20k',))
+    state: Dict[str, torch.Tensor] = dict(read_state_dict(file))
     state = {k: v for k, v in state.items() if not k.endswith(_SYNC_BN_EXTRA)}
     own = module.state_dict()
     for k, v in own.items():
