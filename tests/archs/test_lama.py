@@ -242,3 +242,24 @@ def test_lama_reader_errors_name_what_is_wrong(tmp_path, fake_lightning_ckpt):
     torch.save({'model': torch.zeros(1)}, bad)
     with pytest.raises(ConversionError, match=r"no \['state_dict'\] dict"):
         read_official(bad, 'lama')
+
+
+def test_convert_and_load_into_the_lama_config(tmp_path, fake_lightning_ckpt):
+    from irkit.fileio.weights import convert_checkpoint, load_weights
+    from irkit.registry import MODELS
+    from irkit.utils.config import load_config
+    path, g, d = fake_lightning_ckpt
+    root = Path(__file__).resolve().parents[2]
+    tiny = {'model.generator.ngf': 8, 'model.generator.n_blocks': 2, 'model.discriminator.ndf': 8,
+            'model.discriminator.n_layers': 2}
+    summary = convert_checkpoint(path, tmp_path / 'lama.pth', 'lama', str(root / 'configs' / 'lama_places.py'),
+                                 cfg_options=tiny)
+    assert summary['verified'] and summary['networks'] == ['discriminator', 'generator']
+    assert summary['read_with'] == 'restricted'   # Lightning's hyper-parameters are not plain data
+    model = MODELS.build(load_config(str(root / 'configs' / 'lama_places.py'), tiny).model)
+    load_weights(model, path, fmt='lama')           # the official file directly (init_model(..., fmt='lama'))
+    for k, v in g.state_dict().items():
+        assert torch.equal(model.generator.state_dict()[k], v), k
+    load_weights(model, str(tmp_path / 'lama.pth'))  # the converted irkit checkpoint
+    for k, v in d.state_dict().items():
+        assert torch.equal(model.discriminator.state_dict()[k], v), k

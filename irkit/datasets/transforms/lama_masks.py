@@ -155,6 +155,8 @@ class GenerateLaMaMask(BaseTransform):
             of each image from ``(seed, sample key)`` (evaluation).
     """
 
+    at_inference = 'mask'
+
     def __init__(self, key: str = 'mask', variant: str = 'train', irregular_proba: Optional[float] = None,
                  irregular_kwargs: Optional[Mapping[str, int]] = None, box_proba: Optional[float] = None,
                  box_kwargs: Optional[Mapping[str, int]] = None, variants_n: Optional[int] = None,
