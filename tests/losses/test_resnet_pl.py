@@ -32,7 +32,8 @@ def test_encoder_stages_strides_and_dilations():
         feats = enc(torch.rand(1, 3, 64, 96))
     # output stride 4 after layer1, then 8 for layers 2-4 (layer3/4 strides replaced by dilation)
     assert [tuple(f.shape[1:]) for f in feats] == [(256, 16, 24), (512, 8, 12), (1024, 8, 12), (2048, 8, 12)]
-    dil = {name: m.dilation[0] for name, m in enc.named_modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)}
+    dil = {name: m.dilation[0] for name, m in enc.named_modules()
+           if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)}
     assert dil['layer3.0.conv2'] == 1 and dil['layer3.1.conv2'] == 2 and dil['layer3.5.conv2'] == 2
     assert dil['layer4.0.conv2'] == 2 and dil['layer4.1.conv2'] == 4
     assert enc.layer3[0].downsample[0].stride == (1, 1) and enc.layer2[0].conv2.stride == (2, 2)

@@ -188,6 +188,6 @@ def test_train_and_test_tools_end_to_end(tmp_path, name):
     out = tmp_path / 'metrics.json'
     proc = run_tool([sys.executable, 'tools/test.py', str(cfg), str(work), '--out', str(out),
                      '--cfg-options', *TRAIN_OPTS, *opts], timeout=600)
-    metrics = json.loads(out.read_text())
+    metrics = json.loads(out.read_text())['metrics']
     assert {'SSIM', 'PSNR', 'MAE'} <= set(metrics) and all(np.isfinite(metrics[k]) for k in ('SSIM', 'PSNR', 'MAE'))
     assert 'SSIM' in proc.stdout
