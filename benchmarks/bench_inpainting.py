@@ -5,9 +5,9 @@ the forward+backward time (``train``, loss = mean of the output) per batch -- wa
 CPU also the process's CPU time (user + system, all threads), which a machine shared with other
 jobs disturbs much less -- and the peak memory (CUDA: ``torch.cuda.max_memory_allocated``
 over the step; CPU: the growth of the process's peak resident set size over the built model).
-Every (implementation, network, mode) case runs in a fresh subprocess; the official and irkit cases alternate, round after
-round (``--rounds``), and each case reports the median of ``--repeat`` timed steps after
-``--warmup`` untimed ones; the table gives the median over rounds.
+Every (implementation, network, mode) case runs in a fresh subprocess; the official and irkit
+cases alternate, round after round (``--rounds``), and each case reports the median of
+``--repeat`` timed steps after ``--warmup`` untimed ones; the table gives the median over rounds.
 
 The official code is not part of irkit: point the script at a checkout.
 
