@@ -145,3 +145,15 @@ def test_variants_table_matches_the_official_yaml():
         irregular_proba=1, irregular_kwargs=dict(max_angle=4, max_len=450, max_width=250, min_times=1, max_times=5),
         box_proba=0.3, box_kwargs=dict(margin=10, bbox_min_size=30, bbox_max_size=300, min_times=1, max_times=4),
         variants_n=5, max_tamper_area=0.5)
+
+
+def test_lama_mask_sets_are_the_generators_masks(tmp_path):
+    from irkit.datasets.mask_sets import generate_mask_set, mask_rng
+    manifest = generate_mask_set('lama_medium', str(tmp_path / 'set'), count=3, size=256)
+    for i, f in enumerate(manifest['files']):
+        hole = TRANSFORMS.build(dict(type='GenerateLaMaMask', variant='medium_256')).draw(
+            mask_rng(0, 'lama_medium', i), 256, 256)
+        png = cv2.imread(str(tmp_path / 'set' / f['file']), cv2.IMREAD_GRAYSCALE)
+        np.testing.assert_array_equal(png == 255, hole == 1)   # white = hole
+    with pytest.raises(ValueError, match='256 and 512'):
+        generate_mask_set('lama_thick', str(tmp_path / 'odd'), count=1, size=384)
