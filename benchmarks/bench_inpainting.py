@@ -1,12 +1,13 @@
 """Speed and memory of the inpainting networks beside their official implementations.
 
 For each network this measures, on one device, the forward time (``eval``, ``no_grad``) and
-the forward+backward time (``train``, loss = mean of the output) per batch, and the peak
-memory (CUDA: ``torch.cuda.max_memory_allocated`` over the step; CPU: the growth of the
-process's peak resident set size over the built model). Every (implementation, network,
-mode) case runs in a fresh subprocess; the official and irkit cases alternate, round after
-round (``--rounds``), and each case reports the median of ``--repeat`` timed steps after
-``--warmup`` untimed ones; the table gives the median over rounds.
+the forward+backward time (``train``, loss = mean of the output) per batch -- wall time, and on
+CPU also the process's CPU time (user + system, all threads), which a machine shared with other
+jobs disturbs much less -- and the peak memory (CUDA: ``torch.cuda.max_memory_allocated``
+over the step; CPU: the growth of the process's peak resident set size over the built model).
+Every (implementation, network, mode) case runs in a fresh subprocess; the official and irkit
+cases alternate, round after round (``--rounds``), and each case reports the median of
+``--repeat`` timed steps after ``--warmup`` untimed ones; the table gives the median over rounds.
 
 The official code is not part of irkit: point the script at a checkout.
 
@@ -19,12 +20,17 @@ The official code is not part of irkit: point the script at a checkout.
   only (no released discriminator), at ``--size`` (512 = the released models); irkit runs the
   port's forward (``skip_4x4=False, dropout_in_eval=False``, no training-mode mixing or
   truncation) so that both do the same work.
+* LaMa: ``--lama-ref DIR`` = a checkout of advimman/lama (the folder holding ``saicinpainting/``);
+  the big-lama generator (``FFCResNetGenerator``, 18 blocks) is measured. kornia and
+  pytorch_lightning, imported by the official package but unused by the generator, are replaced
+  by empty modules when they are not installed.
 
 Usage::
 
     python benchmarks/bench_inpainting.py --methods aotgan --aot-src ~/AOT-GAN-for-Inpainting/src
     python benchmarks/bench_inpainting.py --methods aotgan --device cuda --batch 8 --rounds 3
     python benchmarks/bench_inpainting.py --methods comodgan --comodgan-port ~/co-mod-gan-pytorch
+    python benchmarks/bench_inpainting.py --methods lama --lama-ref ~/lama --size 256 --threads 1
 
 Prints a Markdown table (the format of docs/benchmarks.md, "Inpainting networks").
 """
@@ -109,8 +115,49 @@ def comodgan_build(net: str, impl: str, args):
     return WithLatent(), (img, mask, torch.randn(n, 512))
 
 
-BUILDERS = {'aotgan': aotgan_build, 'comodgan': comodgan_build}
-CASE_LISTS = {'aotgan': aotgan_cases, 'comodgan': comodgan_cases}
+# ---------------------------------------------------------------------------------------- LaMa
+
+def lama_cases(args) -> list:
+    """(method, net, impl) cases of LaMa: the big-lama generator at ``--size``."""
+    impls = ['irkit'] + (['official'] if args.lama_ref else [])
+    return [('lama', 'G', impl) for impl in impls]
+
+
+def _stub_modules(names) -> None:
+    """Empty stand-ins for modules the official package imports but the timed network never uses."""
+    import importlib
+    import types
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            parts = name.split('.')
+            for i in range(1, len(parts) + 1):
+                sys.modules.setdefault('.'.join(parts[:i]), types.ModuleType('.'.join(parts[:i])))
+
+
+def lama_build(net: str, impl: str, args):
+    """``(model, inputs)``: big-lama's generator and ``cat(image * (1 - mask), mask)`` at ``args.size``."""
+    import torch
+    from irkit.archs.lama import LAMA_CONFIGS
+    if impl == 'official':
+        sys.path.insert(0, os.path.abspath(args.lama_ref))
+        _stub_modules(['kornia.geometry.transform', 'pytorch_lightning'])
+        for mod, attr in (('kornia.geometry.transform', 'rotate'), ('pytorch_lightning', 'seed_everything')):
+            if not hasattr(sys.modules[mod], attr):
+                setattr(sys.modules[mod], attr, None)
+        from saicinpainting.training.modules.ffc import FFCResNetGenerator
+    else:
+        from irkit.archs.lama import FFCResNetGenerator
+    model = FFCResNetGenerator(**LAMA_CONFIGS['big-lama'])
+    n, s = args.batch, args.size
+    img = torch.rand(n, 3, s, s)
+    mask = (torch.rand(n, 1, s, s) > 0.7).float()
+    return model, (torch.cat([img * (1 - mask), mask], 1),)
+
+
+BUILDERS = {'aotgan': aotgan_build, 'comodgan': comodgan_build, 'lama': lama_build}
+CASE_LISTS = {'aotgan': aotgan_cases, 'comodgan': comodgan_cases, 'lama': lama_cases}
 
 
 # ---------------------------------------------------------------------------------- machinery
@@ -142,17 +189,18 @@ def run_case(method: str, net: str, impl: str, mode: str, args) -> dict:
     for _ in range(args.warmup):
         step()
         sync()
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         sync()
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
     peak = ((torch.cuda.max_memory_allocated() - base_alloc) / 2 ** 20 if cuda
             else _peak_rss_mib() - base)
     return dict(method=method, net=net, impl=impl, mode=mode, seconds=statistics.median(times),
-                peak_mib=peak, params=sum(p.numel() for p in model.parameters()),
-                load=os.getloadavg()[0])
+                cpu_seconds=statistics.median(cpu_times), peak_mib=peak,
+                params=sum(p.numel() for p in model.parameters()), load=os.getloadavg()[0])
 
 
 def main(argv=None) -> None:
@@ -162,6 +210,8 @@ def main(argv=None) -> None:
                     help='src/ folder of researchmm/AOT-GAN-for-Inpainting (official AOT-GAN)')
     ap.add_argument('--comodgan-port', default=os.environ.get('COMODGAN_PORT'),
                     help='copy of zengxianyu/co-mod-gan-pytorch master (Co-Mod-GAN port, CUDA loads removed)')
+    ap.add_argument('--lama-ref', default=os.environ.get('LAMA_SRC'),
+                    help='checkout of advimman/lama (the folder holding saicinpainting/; official LaMa)')
     ap.add_argument('--size', type=int, default=512)
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--device', default='cpu')
@@ -183,6 +233,8 @@ def main(argv=None) -> None:
         passthrough += ['--aot-src', args.aot_src]
     if args.comodgan_port:
         passthrough += ['--comodgan-port', args.comodgan_port]
+    if args.lama_ref:
+        passthrough += ['--lama-ref', args.lama_ref]
     runs = {}
     for r in range(args.rounds):
         for mode in args.modes:
@@ -193,11 +245,13 @@ def main(argv=None) -> None:
                     raise RuntimeError(f'{method} {net} {impl} {mode} failed:\n{proc.stderr[-3000:]}')
                 res = json.loads(proc.stdout.strip().splitlines()[-1])
                 runs.setdefault((method, net, impl, mode), []).append(res)
-                print(f"# round {r}: {method} {net} {impl} {mode}: {res['seconds']:.2f} s, "
+                print(f"# round {r}: {method} {net} {impl} {mode}: {res['seconds']:.2f} s "
+                      f"(CPU {res['cpu_seconds']:.2f} s), "
                       f"peak +{res['peak_mib']:.0f} MiB, load {res['load']:.2f}", file=sys.stderr, flush=True)
     mem = 'peak alloc MiB' if args.device.startswith('cuda') else 'peak RSS growth MiB'
-    print(f'| network | input | impl | params | fwd s | fwd {mem} | fwd+bwd s | fwd+bwd {mem} |')
-    print('|---|---|---|---|---|---|---|---|')
+    print(f'| network | input | impl | params | fwd s | fwd CPU s | fwd {mem} | fwd+bwd s | fwd+bwd CPU s '
+          f'| fwd+bwd {mem} |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     rows = []
     for method, net, impl in cases:
         row = dict(method=method, net=net, impl=impl)
@@ -205,13 +259,14 @@ def main(argv=None) -> None:
         for mode in ('fwd', 'fwdbwd'):
             rs = runs.get((method, net, impl, mode))
             if not rs:
-                cells += ['-', '-']
+                cells += ['-', '-', '-']
                 continue
             row[mode] = dict(seconds=statistics.median(r['seconds'] for r in rs),
+                             cpu_seconds=statistics.median(r['cpu_seconds'] for r in rs),
                              peak_mib=statistics.median(r['peak_mib'] for r in rs),
                              all_seconds=[r['seconds'] for r in rs])
             row['params'] = rs[0]['params']
-            cells += [f"{row[mode]['seconds']:.2f}", f"{row[mode]['peak_mib']:.0f}"]
+            cells += [f"{row[mode]['seconds']:.2f}", f"{row[mode]['cpu_seconds']:.2f}", f"{row[mode]['peak_mib']:.0f}"]
         rows.append(row)
         print(f"| {method} {net} | {args.batch}x{args.size}x{args.size} | {impl} | "
               f"{row.get('params', 0) / 1e6:.2f} M | " + ' | '.join(cells) + ' |')

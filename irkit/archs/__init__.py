@@ -12,3 +12,4 @@ from irkit.archs import irsde_unet  # noqa: F401
 from irkit.archs import mat  # noqa: F401
 from irkit.archs import aotgan  # noqa: F401
 from irkit.archs import comodgan  # noqa: F401
+from irkit.archs import lama  # noqa: F401

@@ -1,4 +1,4 @@
-"""Inpainting benchmarks with a known folder layout (Places365, CelebA-HQ).
+"""Inpainting benchmarks with a known folder layout (Places365, Places365-Challenge, CelebA-HQ).
 
 :class:`InpaintingBenchmarkDataset` is :class:`InpaintingDataset` plus a check,
 before anything is scanned, that the data (and mask) folders exist; when they do
@@ -28,6 +28,23 @@ fixed MAT evaluation masks (README of https://github.com/fenglinglwb/MAT), laid 
         masks_val_512_small/   MAT's fixed small evaluation masks (PNG, white = known pixel,
         masks_val_512_large/   i.e. mask_white_is_hole=False), paired with val_large by sorted index
 Point data_root/mask_root (or --cfg-options train_dataloader.dataset.data_root=...) elsewhere if needed.""",
+    'places365-challenge': """\
+Places365-Challenge high-resolution training images (http://places2.csail.mit.edu/download.html:
+'Train images' of the Places365-Challenge 2016 "High resolution" set, ~8 M images, 476 GB; LaMa's
+fetch_data/places_challenge_train_download.sh fetches the same 26 tar parts), laid out as
+    data/places365_challenge/
+        data_large/        training images, any sub-folders
+and, for evaluation, Places365-Standard's validation images in data/places365/val_large/ (the
+'places365' layout). Point data_root (or --cfg-options train_dataloader.dataset.data_root=...) elsewhere if needed.""",
+    'celeba-hq-lama': """\
+CelebA-HQ at 256 px split as LaMa does (fetch_data/celebahq_dataset_prepare.sh of
+https://github.com/advimman/lama on data256x256.zip: 26,000 train / 2,000 val images from its
+train_shuffled.flist, 2,000 visual-test images from val_shuffled.flist), laid out as
+    data/celeba-hq-lama/
+        train_256/               training images
+        val_source_256/          the 2,000 validation images
+        visual_test_source_256/  the 2,000 test images
+Point data_root (or --cfg-options ...data_root=...) elsewhere if needed.""",
     'celeba-hq': """\
 CelebA-HQ at 1024 or 512 px (https://github.com/tkarras/progressive_growing_of_gans, or the
 'CelebAMask-HQ' release), split as in MAT (24,183 train / 2,993 validation images), laid out as
@@ -42,8 +59,9 @@ Point data_root/mask_root (or --cfg-options ...data_root=...) elsewhere if neede
 
 @DATASETS.register_module()
 class InpaintingBenchmarkDataset(InpaintingDataset):
-    """:class:`InpaintingDataset` for a named benchmark layout (``'places365'`` or
-    ``'celeba-hq'``); missing folders raise ``FileNotFoundError`` describing the layout.
+    """:class:`InpaintingDataset` for a named benchmark layout (a key of :data:`BENCHMARK_LAYOUTS`:
+    ``'places365'``, ``'places365-challenge'``, ``'celeba-hq'``, ``'celeba-hq-lama'``); missing
+    folders raise ``FileNotFoundError`` describing the layout.
 
     All other arguments are those of :class:`InpaintingDataset`.
     """

@@ -17,8 +17,10 @@ Sets (``MASK_SETS``):
 * ``ratio_00_10`` ... ``ratio_50_60``: the same large-mask generator accepted only with
   a hole ratio in the bin (rejection), for the per-ratio tables of PConv, AOT-GAN and
   DeepFill v2 (their papers use NVIDIA's irregular mask set, which cannot be regenerated);
-* LaMa's ``lama_thin``, ``lama_medium``, ``lama_thick`` when its generators are present
-  (``irkit/datasets/transforms``; see ``MASK_GENERATORS``).
+* ``lama_thin``, ``lama_medium``, ``lama_thick``: LaMa's evaluation masks
+  (``configs/data_gen/random_{thin,medium,thick}_{256,512}.yaml``, with the selection of its
+  ``gen_mask_dataset.py``: 5 draws, at most 50 % holes, one kept), the variant of the set's size
+  (256 or 512; :mod:`irkit.datasets.transforms.lama_masks`).
 
 Bump ``MASK_SET_VERSION`` whenever a generator's output changes; manifests record it.
 """
@@ -58,6 +60,15 @@ def _mat(rng: np.random.Generator, height: int, width: int, variant: str = 'larg
     return mat_random_mask(height, width, variant, hole_range, rng)
 
 
+@register_mask_generator('lama')
+def _lama(rng: np.random.Generator, height: int, width: int, kind: str = 'thick') -> np.ndarray:
+    from irkit.datasets.transforms.lama_masks import GenerateLaMaMask
+    if height != width or height not in (256, 512):
+        raise ValueError(f"LaMa's {kind} masks are defined at 256 and 512 px (square), got {height}x{width}")
+    hole = GenerateLaMaMask(variant=f'{kind}_{height}').draw(rng, height, width)
+    return 1.0 - hole
+
+
 @dataclass(frozen=True)
 class MaskSetSpec:
     """A mask set: ``generator`` name and parameters, default size and count, what it is for."""
@@ -81,6 +92,8 @@ MASK_SETS: Dict[str, MaskSetSpec] = {
     'mat_small': MaskSetSpec('mat', dict(variant='small'), description="MAT's small masks (RandomMask, small)"),
     'mat_large': MaskSetSpec('mat', dict(variant='large'), description="MAT's large masks (RandomMask, large)"),
     **_ratio_bins(),
+    **{f'lama_{kind}': MaskSetSpec('lama', dict(kind=kind), description=f"LaMa's {kind} evaluation masks "
+                                   f'(random_{kind}_{{256,512}}.yaml)') for kind in ('thin', 'medium', 'thick')},
 }
 
 

@@ -1,4 +1,4 @@
-"""VGG perceptual, style (Gram) and MAT's perceptual losses.
+"""VGG perceptual, style (Gram), MAT's perceptual and LaMa's ResNet perceptual losses.
 
 Features come from :class:`irkit.archs.common.vgg.VGGFeatureExtractor` (torchvision
 VGG weights from a local file). Layer names such as ``conv5_4`` select the
@@ -120,3 +120,63 @@ class MATPerceptualLoss(PerceptualLoss):
         super().__init__(layer_weights={'conv4_4': 0.25, 'conv5_4': 0.5}, vgg_type='vgg19',
                          use_input_norm=True, range_norm=range_norm, criterion='l1',
                          loss_weight=loss_weight, reduction=reduction, pretrained=pretrained)
+
+
+@LOSSES.register_module()
+class ResNetPL(nn.Module):
+    """LaMa's high-receptive-field perceptual loss (Suvorov et al., WACV 2022).
+
+    ``loss_weight * sum_s MSE(phi_s(norm(pred)), phi_s(norm(target)))`` over the four
+    stage outputs ``phi_s`` of the ADE20k ResNet-50-dilated segmentation encoder
+    (:class:`irkit.archs.common.resnet_dilated.ResnetDilated`, frozen), with ``norm``
+    the ImageNet mean/std normalisation of images in [0, 1]; each MSE is the mean over
+    all elements. LaMa (``saicinpainting/training/losses/perceptual.py``) uses
+    ``loss_weight=30`` on the raw prediction and the whole image.
+
+    Args:
+        loss_weight: the official ``weight``.
+        pretrained: CSAILVision's ``encoder_epoch_20.pth``: the file, a folder holding
+            ``ade20k-resnet50dilated-ppm_deepsup/encoder_epoch_20.pth`` (directly or under
+            ``ade20k/``, LaMa's ``$TORCH_HOME`` layout), ``None`` to look it up in
+            ``$IRKIT_WEIGHTS`` / ``~/.cache/irkit/weights``, or ``False`` for random weights
+            (tests).
+        batch_stats: how the encoder's BatchNorm layers normalise. ``None``: they follow
+            this module's ``train()`` / ``eval()``, starting in eval mode as LaMa builds the
+            loss (``impl.eval()``). ``True``: always with the statistics of the batch (and
+            updating their running statistics), which is what LaMa's training runs do: PyTorch
+            Lightning's ``model.train()`` at the start of training switches the encoder back
+            to training mode, so prediction and target are each normalised with their own
+            batch statistics. ``False``: always with the running statistics. An inpainting
+            model that keeps its loss networks in eval mode (``GANInpaintor``) needs ``True``
+            to train as LaMa did.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, pretrained: Union[str, None, bool] = None,
+                 batch_stats: Optional[bool] = None) -> None:
+        super().__init__()
+        from irkit.archs.common.resnet_dilated import ResnetDilated, load_ade20k_encoder
+        from irkit.archs.common.vgg import IMAGENET_MEAN, IMAGENET_STD
+        self.loss_weight = loss_weight
+        self.batch_stats = batch_stats
+        self.impl = ResnetDilated(layers=(3, 4, 6, 3), dilate_scale=8)
+        if pretrained is not False:
+            load_ade20k_encoder(self.impl, pretrained, config_key='pretrained')
+        for p in self.impl.parameters():
+            p.requires_grad_(False)
+        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.impl.train(bool(batch_stats))
+
+    def train(self, mode: bool = True) -> 'ResNetPL':
+        super().train(mode)
+        self.impl.train(mode if self.batch_stats is None else self.batch_stats)
+        return self
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight=None) -> torch.Tensor:
+        if weight is not None:
+            raise ValueError('ResNetPL does not take a per-pixel weight')
+        feats_pred = self.impl((pred - self.mean.to(pred)) / self.std.to(pred))
+        with torch.no_grad():
+            feats_target = self.impl((target - self.mean.to(target)) / self.std.to(target))
+        loss = torch.stack([F.mse_loss(p, t) for p, t in zip(feats_pred, feats_target)]).sum()
+        return self.loss_weight * loss

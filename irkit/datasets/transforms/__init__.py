@@ -5,6 +5,7 @@ from irkit.datasets.transforms import crop  # noqa: F401
 from irkit.datasets.transforms import augment  # noqa: F401
 from irkit.datasets.transforms import degradations  # noqa: F401
 from irkit.datasets.transforms import masks  # noqa: F401
+from irkit.datasets.transforms import lama_masks  # noqa: F401
 from irkit.datasets.transforms import formatting  # noqa: F401
 from irkit.datasets.transforms.augment import (ColorJitter, RandomDihedral,  # noqa: F401
                                                RandomFlip, RandomRot90, RandomRotation,
@@ -18,4 +19,5 @@ from irkit.datasets.transforms.degradations import (AddGaussianNoise, Downsample
                                                     LowLight, MotionBlur, RainStreaks)
 from irkit.datasets.transforms.formatting import PackInputs  # noqa: F401
 from irkit.datasets.transforms.loading import LoadImageFromFile, LoadMask, LoadRandomMask  # noqa: F401
+from irkit.datasets.transforms.lama_masks import GenerateLaMaMask  # noqa: F401
 from irkit.datasets.transforms.masks import GenerateMATMask, mat_random_mask  # noqa: F401
