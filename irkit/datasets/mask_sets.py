@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -134,25 +135,27 @@ def generate_mask_set(name: str, out_dir: str, count: Optional[int] = None, size
             raise FileExistsError(f'{out} exists (pass overwrite=True / --overwrite to replace it)')
     tmp = out.with_name(f'.{out.name}.partial{os.getpid()}')
     if tmp.exists():
-        import shutil
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    files = []
-    gen = MASK_GENERATORS[spec.generator]
-    for i in range(count):
-        known = gen(mask_rng(seed, name, i), size, size, **spec.params)
-        png = cv2.imencode('.png', np.where(known < 0.5, 255, 0).astype(np.uint8))[1].tobytes()
-        fname = f'{i:06d}.png'
-        (tmp / fname).write_bytes(png)
-        files.append({'file': fname, 'sha256': _sha256(png), 'hole_ratio': round(float((known < 0.5).mean()), 6)})
-    manifest = {'name': name, 'version': MASK_SET_VERSION, 'generator': spec.generator,
-                'params': {k: list(v) if isinstance(v, tuple) else v for k, v in spec.params.items()},
-                'size': size, 'count': count, 'seed': seed, 'convention': 'white = hole (255), black = known (0)',
-                'description': spec.description, 'files': files,
-                'sha256': _sha256(''.join(f['sha256'] for f in files).encode())}
-    (tmp / 'manifest.json').write_text(json.dumps(manifest, indent=1))
+    try:
+        files = []
+        gen = MASK_GENERATORS[spec.generator]
+        for i in range(count):
+            known = gen(mask_rng(seed, name, i), size, size, **spec.params)
+            png = cv2.imencode('.png', np.where(known < 0.5, 255, 0).astype(np.uint8))[1].tobytes()
+            fname = f'{i:06d}.png'
+            (tmp / fname).write_bytes(png)
+            files.append({'file': fname, 'sha256': _sha256(png), 'hole_ratio': round(float((known < 0.5).mean()), 6)})
+        manifest = {'name': name, 'version': MASK_SET_VERSION, 'generator': spec.generator,
+                    'params': {k: list(v) if isinstance(v, tuple) else v for k, v in spec.params.items()},
+                    'size': size, 'count': count, 'seed': seed, 'convention': 'white = hole (255), black = known (0)',
+                    'description': spec.description, 'files': files,
+                    'sha256': _sha256(''.join(f['sha256'] for f in files).encode())}
+        (tmp / 'manifest.json').write_text(json.dumps(manifest, indent=1))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # no half-written set is left behind
+        raise
     if out.exists():
-        import shutil
         shutil.rmtree(out)
     os.replace(tmp, out)
     return manifest
