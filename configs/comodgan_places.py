@@ -5,7 +5,7 @@
 #   --cfg-options train_dataloader.batch_size=$((32 / N))   (processed in rounds of model.batch_gpu=4)
 # Released weights (the port's conversion of co-mod-gan-places2-050000.pkl): official format 'comodgan',
 # see docs/methods/comodgan.md. Data layout: as configs/mat_places.py (data/places365/...).
-_base_ = ['./_base_/default_runtime.py']
+_base_ = ['./_base_/default_runtime.py', './_base_/datasets/places512_mat_masks.py']
 
 num_gpus = 8                      # GPUs of the official run
 batch_size_per_gpu = 4            # sched.minibatch_gpu_base
@@ -22,7 +22,6 @@ _base_lr = 0.002
 _g_ratio = 4 / 5
 _d_ratio = 16 / 17
 data_root = 'data/places365'
-_large_mask_root = f'{data_root}/masks_val_512_large'
 
 model = dict(
     type='GANInpaintor',
@@ -55,14 +54,6 @@ train_pipeline = [
     dict(type='GenerateMATMask', key='mask', variant='comodgan'),
     dict(type='PackInputs', keys=['gt', 'mask']),
 ]
-# evaluation as the published comparison (MAT's README): 512 centre crops of the 36,500 val_large images
-# with MAT's fixed masks (white = known), paired by sorted index; the official ids36k5 drew random masks
-test_pipeline = [
-    dict(type='LoadImageFromFile', key='gt'),
-    dict(type='CenterCrop', keys=['gt'], crop_size=_img_size),
-    dict(type='LoadMask', key='mask', white_is_hole=False),
-    dict(type='PackInputs', keys=['gt', 'mask']),
-]
 
 train_dataloader = dict(
     batch_size=batch_size_per_gpu, num_workers=4, persistent_workers=True,
@@ -70,19 +61,7 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='InpaintingBenchmarkDataset', benchmark='places365',
                  data_root=f'{data_root}/data_large', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=batch_size_per_gpu, num_workers=4, persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='InpaintingBenchmarkDataset', benchmark='places365', data_root=f'{data_root}/val_large',
-                 mask_root=_large_mask_root, mask_match='index', mask_white_is_hole=False,
-                 pipeline=test_pipeline, test_mode=True))
-# small masks: --cfg-options test_dataloader.dataset.mask_root=data/places365/masks_val_512_small
-test_dataloader = val_dataloader
 
-# FID, P-IDS, U-IDS on StyleGAN2-ADA's Inception pool features ($IRKIT_WEIGHTS/inception-2015-12-05.pt)
-val_evaluator = [dict(type='PIDS', with_fid=True)]
-test_evaluator = val_evaluator
 
 train_cfg = dict(type='IterTrainLoop', max_iters=_iters, val_interval=_val_interval)
 val_cfg = dict(type='ValLoop')

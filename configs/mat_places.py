@@ -3,7 +3,7 @@
 # On N != 8 GPUs the total batch is 4 x N; keep 32 with
 #   --cfg-options train_dataloader.batch_size=$((32 / N))   (processed in rounds of model.batch_gpu=4)
 # Data layout: see docs/methods/mat.md (data/places365/{data_large,val_large,masks_val_512_*}).
-_base_ = ['./_base_/default_runtime.py']
+_base_ = ['./_base_/default_runtime.py', './_base_/datasets/places512_mat_masks.py']
 
 num_gpus = 8                      # GPUs of the official run
 batch_size_per_gpu = 4            # images per GPU and per forward (StyleGAN2-ADA --batch-gpu)
@@ -20,8 +20,6 @@ _base_lr = 1e-3
 _g_ratio = 4 / 5
 _d_ratio = 16 / 17
 data_root = 'data/places365'
-_small_mask_root = f'{data_root}/masks_val_512_small'
-_large_mask_root = f'{data_root}/masks_val_512_large'
 
 model = dict(
     type='MATInpaintor',
@@ -51,14 +49,6 @@ train_pipeline = [
     dict(type='GenerateMATMask', key='mask', variant='large'),  # RandomMask(512, hole_range=[0, 1])
     dict(type='PackInputs', keys=['gt', 'mask']),
 ]
-# evaluation: 512 centre crops of the 36,500 val_large images with MAT's fixed masks (white = known),
-# paired by sorted index as dataset_512_val does
-test_pipeline = [
-    dict(type='LoadImageFromFile', key='gt'),
-    dict(type='CenterCrop', keys=['gt'], crop_size=_img_size),
-    dict(type='LoadMask', key='mask', white_is_hole=False),
-    dict(type='PackInputs', keys=['gt', 'mask']),
-]
 
 train_dataloader = dict(
     batch_size=batch_size_per_gpu, num_workers=4, persistent_workers=True,
@@ -66,21 +56,7 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='InpaintingBenchmarkDataset', benchmark='places365',
                  data_root=f'{data_root}/data_large', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=batch_size_per_gpu, num_workers=4, persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='InpaintingBenchmarkDataset', benchmark='places365', data_root=f'{data_root}/val_large',
-                 mask_root=_large_mask_root, mask_match='index', mask_white_is_hole=False,
-                 pipeline=test_pipeline, test_mode=True))
-# the paper reports the small-mask set too: --cfg-options test_dataloader.dataset.mask_root=<small masks>
-test_dataloader = val_dataloader
 
-# FID, P-IDS, U-IDS on StyleGAN2-ADA's Inception pool features ($IRKIT_WEIGHTS/inception-2015-12-05.pt),
-# as MAT's evaluation: FID with the covariance / N (StyleGAN2-ADA FeatureStats), P-IDS/U-IDS by
-# scikit-learn's LinearSVC(dual=False) (pip install 'irkit[metrics]')
-val_evaluator = [dict(type='PIDS', with_fid=True, fid_protocol='mat')]
-test_evaluator = val_evaluator
 
 train_cfg = dict(type='IterTrainLoop', max_iters=_iters, val_interval=_val_interval)
 val_cfg = dict(type='ValLoop')
