@@ -67,3 +67,37 @@ def test_missing_relative_data_path_names_the_directory_it_was_resolved_against(
     assert f'resolved against the current directory, {exp}' in err
     assert f'exists under the irkit checkout {ROOT}' in err and os.path.join(ROOT, 'data/demo/train') in err
     assert 'Traceback' not in err
+
+
+def test_readme_own_masks_config_trains_as_written(tmp_path):
+    """The README's 'your own masks' LaMa config: only its folder paths change (to generated data)."""
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(0)
+    photos, masks = tmp_path / 'my_photos', tmp_path / 'my_masks'
+    photos.mkdir()
+    masks.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(photos / f'{i}.png'), rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+        m = np.zeros((30, 30), np.uint8)
+        m[5:15 + i, 8:20] = 255
+        cv2.imwrite(str(masks / f'm{i}.png'), m)
+    block = _readme_block('# configs/my_lama.py')
+    assert "_base_ = ['./lama_places.py']" in block
+    configs = tmp_path / 'configs'
+    configs.mkdir()
+    for name in ('lama_places.py', '_base_'):
+        os.symlink(os.path.join(ROOT, 'configs', name), configs / name)
+    (configs / 'my_lama.py').write_text(block.replace('/data/my_photos', str(photos)).replace(
+        '/data/my_masks', str(masks)))
+    opts = ['model.generator.ngf=8', 'model.generator.n_blocks=1', 'model.discriminator.ndf=8',
+            'model.discriminator.n_layers=2', 'model.losses.1.pretrained=False', 'train_dataloader.batch_size=2',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+            'train_dataloader.dataset.pipeline.1.crop_size=32', 'train_dataloader.dataset.pipeline.4.size=[32,32]',
+            'train_cfg.max_iters=1', 'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+            'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.save_best=None']
+    wd = tmp_path / 'wd'
+    proc = run_tool([sys.executable, 'tools/train.py', str(configs / 'my_lama.py'), '--work-dir', str(wd),
+                     '--cfg-options', *opts], check=False, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert (wd / 'iter_1.pth').is_file()
