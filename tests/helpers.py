@@ -1,7 +1,9 @@
 """Shared helpers for tests that run irkit's tools in a subprocess."""
 import os
+import signal
 import subprocess
 import sys
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -13,14 +15,55 @@ TINY_DEMO = ['model.generator.nc=8', 'model.generator.nb=3', 'train_dataloader.b
              'param_scheduler.0.T_max=2', 'default_hooks.logger.interval=1']
 
 
+def _tagged_processes(tag: str) -> list:
+    """Pids of the live processes whose environment carries ``IRKIT_TEST_RUN=tag``."""
+    needle = f'IRKIT_TEST_RUN={tag}'.encode()
+    pids = []
+    for d in os.listdir('/proc') if os.path.isdir('/proc') else []:
+        if d.isdigit():
+            try:
+                with open(f'/proc/{d}/environ', 'rb') as f:
+                    if needle in f.read().split(b'\0'):
+                        pids.append(int(d))
+            except OSError:
+                continue
+    return pids
+
+
+def _kill_all(proc: subprocess.Popen, tag: str) -> None:
+    """SIGKILL the tool and everything it started: its process group, and every process that
+    inherited this run's tag (torchrun starts its workers in sessions of their own)."""
+    for pid in _tagged_processes(tag):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_tool(args, cwd=ROOT, env=None, timeout=300, check=True):
-    e = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    """Run a tool in its own session; whatever it started is killed when it ends or times
+    out (``subprocess.TimeoutExpired``), so no test leaves orphan processes behind."""
+    tag = uuid.uuid4().hex
+    e = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+             IRKIT_TEST_RUN=tag)
     e.update(env or {})
-    proc = subprocess.run(args, cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f'{" ".join(map(str, args))} failed ({proc.returncode}):\n'
-                             f'{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}')
-    return proc
+    proc = subprocess.Popen(args, cwd=cwd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        _kill_all(proc, tag)
+        if proc.poll() is None:
+            proc.wait()
+    result = subprocess.CompletedProcess(args, proc.returncode, out, err)
+    if check and result.returncode != 0:
+        raise AssertionError(f'{" ".join(map(str, args))} failed ({result.returncode}):\n'
+                             f'{out[-3000:]}\n{err[-6000:]}')
+    return result
 
 
 def free_port() -> str:

@@ -15,6 +15,21 @@ class NonFiniteError(RuntimeError):
     """Training produced a NaN/Inf loss, gradient or weight."""
 
 
+def any_rank(flag: bool) -> bool:
+    """``flag`` OR-ed over all distributed ranks (just ``flag`` in a single process).
+
+    Every rank must call this at the same point: the skip/stop decisions are taken
+    together, so no rank runs a backward (and its gradient all-reduce) or a step that
+    another rank skips, and a stop stops every rank.
+    """
+    from mmengine.dist import all_reduce, get_world_size
+    if get_world_size() <= 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0])
+    all_reduce(t, op='max')  # mmengine moves it to the backend's device and back
+    return bool(t.item() > 0)
+
+
 @HOOKS.register_module()
 class NonFiniteGuardHook(Hook):
     """Skip (or stop at) updates whose loss or gradients are not finite.
@@ -24,6 +39,11 @@ class NonFiniteGuardHook(Hook):
     is replaced by ``zero_grad``. After the iteration it logs the iteration and the
     loss terms; with ``action='stop'`` it raises :class:`NonFiniteError` instead.
     Checkpoints are never written with non-finite weights.
+
+    In a distributed run the three decisions (skip the backward, skip the step, skip or
+    stop after the iteration) are taken collectively with one all-reduce each: a NaN on
+    one rank skips the update on every rank (or stops every rank), instead of leaving
+    the other ranks waiting in the gradient all-reduce.
 
     Args:
         action: ``'skip'`` (default) or ``'stop'``.
@@ -47,8 +67,10 @@ class NonFiniteGuardHook(Hook):
         orig_backward, orig_step = wrapper.backward, wrapper.step
 
         def backward(loss: torch.Tensor, **kwargs):
-            if not torch.isfinite(loss.detach()).all():
-                self._bad.append(f'{name}: loss {loss.detach().float().sum().item()}')
+            local = not bool(torch.isfinite(loss.detach()).all())
+            if any_rank(local):
+                self._bad.append(f'{name}: loss {loss.detach().float().sum().item()}' if local
+                                 else f'{name}: non-finite loss on another rank')
                 return
             orig_backward(loss, **kwargs)
 
@@ -57,7 +79,7 @@ class NonFiniteGuardHook(Hook):
                    if p.grad is not None and not torch.isfinite(p.grad).all()]
             if bad:
                 self._bad.append(f'{name}: non-finite gradient in {len(bad)} parameter tensor(s)')
-            if self._bad:
+            if any_rank(bool(self._bad)):
                 wrapper.optimizer.zero_grad()
                 return
             orig_step(**kwargs)
@@ -82,11 +104,12 @@ class NonFiniteGuardHook(Hook):
         terms: Dict[str, float] = {k: float(torch.as_tensor(v).detach()) for k, v in (outputs or {}).items()
                                    if isinstance(v, (int, float, torch.Tensor)) and torch.as_tensor(v).numel() == 1}
         nonfinite = [k for k, v in terms.items() if not math.isfinite(v)]
-        if not self._bad and not nonfinite:
+        if not any_rank(bool(self._bad or nonfinite)):
             self._in_a_row = 0
             return
-        it = runner.iter  # already incremented? mmengine increments after this hook
-        detail = '; '.join(self._bad) or f'non-finite terms: {", ".join(nonfinite)}'
+        it = runner.iter  # mmengine increments it after this hook
+        detail = ('; '.join(self._bad) or (nonfinite and f'non-finite terms: {", ".join(nonfinite)}')
+                  or 'non-finite values on another rank')
         msg = (f'non-finite values at iteration {it + 1}: {detail}; loss terms: '
                + ', '.join(f'{k}={v:.4g}' for k, v in terms.items()))
         if self.action == 'stop':

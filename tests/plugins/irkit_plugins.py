@@ -2,6 +2,7 @@
 import json
 import os
 import time
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -69,19 +70,22 @@ class LossRecorderHook(Hook):
 
 @ARCHS.register_module()
 class NaNAtCall(nn.Module):
-    """A 1-layer net whose output is NaN on the ``bad_call``-th training forward."""
+    """A 1-layer net whose output is NaN on the ``bad_call``-th training forward
+    (``bad_rank``: only in the process of that distributed rank)."""
 
-    def __init__(self, bad_call: int = 2) -> None:
+    def __init__(self, bad_call: int = 2, bad_rank: Optional[int] = None) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 3, 3, padding=1)
         self.bad_call = bad_call
+        self.bad_rank = bad_rank
         self.calls = 0
 
     def forward(self, x):
         y = x + self.conv(x)
         if self.training:
             self.calls += 1
-            if self.calls == self.bad_call:
+            here = self.bad_rank is None or int(os.environ.get('RANK', 0)) == self.bad_rank
+            if self.calls == self.bad_call and here:
                 y = y * float('nan')
         return y
 
