@@ -17,25 +17,24 @@ Format (shared with BasicSR's ``make_lmdb_from_imgs`` and MMagic's converters)::
 Unlike BasicSR's reader, keys containing dots work: a meta line is parsed from
 the right (``a.b.png (h,w,c) 1`` is key ``a.b``).
 
-Reading: :class:`LmdbReader` opens its environment lazily, read-only, without
-locks and readahead, once per process; values are located from the B-tree pages
-and read with one ``pread`` each (:mod:`irkit.fileio.lmdb_pages`; fast on a cold
-page cache), with LMDB itself as the fallback. DataLoader workers therefore each open
-their own environment. ``lmdb >= 2`` refuses to open the same environment twice
-in one process, which a forked worker inherits from a parent that already read
-from the database; the reader then closes the inherited handle in the worker
-and opens a fresh one.
+Reading: :class:`LmdbReader` opens the database lazily, once per process (so each
+DataLoader worker has its own); values are located from the B-tree pages and read
+with one ``pread`` each (:mod:`irkit.fileio.lmdb_pages`; fast on a cold page cache,
+and a truncated or damaged ``data.mdb`` is an :class:`LmdbError` naming the database
+and key instead of a SIGBUS). py-lmdb serves the layouts that reader does not handle;
+``lmdb >= 2`` refuses to open the same environment twice in one process, which a
+forked worker inherits from a parent that already read from the database, so the
+reader closes an inherited handle in the worker and opens a fresh one.
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
-import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from irkit.fileio.paths import not_found
 
@@ -118,45 +117,76 @@ _ENV_LOCK = threading.Lock()
 
 
 class _Handle:
-    """A process's read-only environment plus a page-level locator of its values.
+    """A process's reader of one database: values are read with ``pread`` from the B-tree
+    pages (:class:`irkit.fileio.lmdb_pages.ValueLocator`), never through a memory map.
 
-    Values are read with :class:`irkit.fileio.lmdb_pages.ValueLocator` (B-tree pages,
-    then one ``pread`` of the value) because py-lmdb touches every page of a value it
-    returns, which without readahead costs one 4 KiB read per page on a cold cache
-    (~25-40 MiB/s for ~500 KB PNGs on the development VM). The environment answers
-    when the locator cannot (another layout, a missing key).
+    Opening checks the meta pages and that ``data.mdb`` holds every page the database
+    uses, so a truncated file is an :class:`LmdbError` naming it, not a SIGBUS; a damaged
+    page met while reading is an :class:`LmdbError` naming the database and the key.
+    py-lmdb (``env``, opened on first use) serves only layouts the page reader does not
+    handle (sub-databases, DUPSORT, no ``os.pread``), and whole-database iteration.
     """
 
-    def __init__(self, env, data_path: str) -> None:
-        from irkit.fileio.lmdb_pages import ValueLocator
-        self.env = env
+    def __init__(self, db_path: str) -> None:
+        from irkit.fileio.lmdb_pages import DamagedFileError, UnsupportedLayoutError, ValueLocator
+        self.db_path = db_path
+        self.data_path = os.path.join(db_path, 'data.mdb')
+        self._env = None
         self.locator: Optional[ValueLocator] = None
-        if hasattr(os, 'pread'):  # not on Windows
+        try:
+            self.locator = ValueLocator(self.data_path)
+        except DamagedFileError as e:
+            raise LmdbError(f'LMDB {db_path} is damaged ({e}); re-create it with '
+                            'tools/create_lmdb.py') from None
+        except UnsupportedLayoutError:
+            pass
+        except OSError as e:
+            raise LmdbError(f'cannot read LMDB {db_path}: {e}') from None
+        if not hasattr(os, 'pread') and self.locator is not None:  # pragma: no cover - Windows
+            self.locator.close()
+            self.locator = None
+
+    @property
+    def env(self):
+        """py-lmdb's read-only environment (opened on first use)."""
+        if self._env is None:
+            import lmdb
             try:
-                self.locator = ValueLocator(data_path)
-            except (OSError, ValueError, struct.error):
-                pass
+                self._env = lmdb.open(self.db_path, readonly=True, lock=False, readahead=False,
+                                      meminit=False, max_readers=2048)
+            except lmdb.Error as e:
+                raise LmdbError(f'cannot open LMDB {self.db_path}: {e}') from e
+        return self._env
+
+    def entries(self) -> int:
+        if self.locator is not None:
+            return self.locator.info.entries
+        with self.env.begin() as txn:
+            return txn.stat()['entries']
 
     def get(self, key: bytes) -> Optional[bytes]:
+        from irkit.fileio.lmdb_pages import DamagedFileError, UnsupportedLayoutError
         if self.locator is not None:
             try:
-                value = self.locator.read(key)
-            except (OSError, ValueError, struct.error):
-                value = None
-            if value is not None:
-                return value
+                return self.locator.read(key)
+            except UnsupportedLayoutError:
+                pass
+            except (DamagedFileError, OSError) as e:
+                raise LmdbError(f"LMDB {self.db_path}: cannot read key '{key.decode(errors='replace')}'"
+                                f': {e}; the database is damaged, re-create it with '
+                                'tools/create_lmdb.py') from None
         with self.env.begin(write=False) as txn:
             return txn.get(key)
 
     def close(self) -> None:
         if self.locator is not None:
             self.locator.close()
-        self.env.close()
+        if self._env is not None:
+            self._env.close()
 
 
 def _open_env(db_path: str) -> _Handle:
-    """The process's read-only environment for ``db_path`` (opened on first use)."""
-    import lmdb
+    """The process's reader of ``db_path`` (opened on first use)."""
     pid = os.getpid()
     with _ENV_LOCK:
         entry = _ENVS.get(db_path)
@@ -168,12 +198,7 @@ def _open_env(db_path: str) -> _Handle:
             except Exception:  # noqa: BLE001 - best effort on a foreign handle
                 pass
             del _ENVS[db_path]
-        try:
-            env = lmdb.open(db_path, readonly=True, lock=False, readahead=False, meminit=False,
-                            max_readers=2048)
-        except lmdb.Error as e:
-            raise LmdbError(f'cannot open LMDB {db_path}: {e}') from e
-        handle = _Handle(env, os.path.join(db_path, 'data.mdb'))
+        handle = _Handle(db_path)
         _ENVS[db_path] = (pid, handle)
         return handle
 
@@ -521,13 +546,12 @@ def _verify(reader: 'LmdbReader', src, progress: bool) -> int:
     if not meta:
         raise LmdbError(f'{reader.meta_path} lists no images')
     problems = []
-    with _open_env(reader.db_path).env.begin() as txn:
-        n_entries = txn.stat()['entries']
+    n_entries = _open_env(reader.db_path).entries()
     src_map = dict(scan_images(src)) if src is not None else None
     for m in tqdm(meta, desc=f'verify {os.path.basename(reader.db_path)}', disable=not progress):
         try:
             value = reader.get(m.key)
-        except LmdbKeyError as e:
+        except (LmdbKeyError, LmdbError) as e:  # a missing key, a damaged page: listed, go on
             problems.append(str(e))
             continue
         img = cv2.imdecode(np.frombuffer(value, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -549,12 +573,3 @@ def _verify(reader: 'LmdbReader', src, progress: bool) -> int:
     if problems:
         raise LmdbError(f'LMDB {reader.db_path} failed verification:\n  ' + '\n  '.join(problems[:50]))
     return len(meta)
-
-
-def iter_lmdb(db_path) -> Iterator[Tuple[str, bytes]]:
-    """All ``(key, value)`` pairs in database order (for tests and conversions)."""
-    env = _open_env(os.path.abspath(str(db_path).rstrip('/\\')))
-    with env.begin() as txn:
-        for k, v in txn.cursor():
-            yield k.decode('utf-8'), bytes(v)
-
