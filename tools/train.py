@@ -46,7 +46,9 @@ def main(argv=None):
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     from irkit.engine.dist import adapt_model_wrapper, init_distributed, shutdown_distributed
     from irkit.engine.runner import IrkitRunner
-    from irkit.fileio.checkpoint import latest_checkpoint
+    from irkit.engine.workdir import lock_work_dir
+    from irkit.fileio.checkpoint import resumable_checkpoint
+    from irkit.fileio.tempfiles import remove_stale_temps
     from irkit.utils.config import load_config
 
     cfg = load_config(args.config, args.cfg_options)
@@ -58,18 +60,33 @@ def main(argv=None):
         adapt_model_wrapper(cfg)
     if args.amp:
         set_amp(cfg)
-    if args.resume == 'auto':
-        ckpt = latest_checkpoint(cfg.work_dir)
-        if ckpt is not None:
-            cfg.resume, cfg.load_from = True, str(ckpt)
-        else:
-            print(f'--resume auto: no checkpoint in {cfg.work_dir} yet, starting from scratch')
-    elif args.resume:
-        if not osp.isfile(args.resume):
-            raise SystemExit(f'--resume: checkpoint not found: {args.resume}')
-        cfg.resume, cfg.load_from = True, args.resume
-    runner = IrkitRunner.from_cfg(cfg)
-    runner.train()
+    main_process = int(os.environ.get('RANK', 0)) == 0
+    say = print if main_process else (lambda *a, **k: None)
+    lock = lock_work_dir(cfg.work_dir, log=say)  # one training per work dir
+    try:
+        if main_process:
+            for p in remove_stale_temps(cfg.work_dir):
+                say(f'removed {p}: left by a write that was killed')
+        if args.resume == 'auto':
+            ckpt, skipped = resumable_checkpoint(cfg.work_dir)
+            for path, why in skipped:
+                say(f'--resume auto: skipping {path.name}: {why}')
+            if ckpt is not None:
+                say(f'--resume auto: resuming from {ckpt}')
+                cfg.resume, cfg.load_from = True, str(ckpt)
+            elif skipped:
+                raise RuntimeError(f'--resume auto: none of the {len(skipped)} checkpoints in {cfg.work_dir} '
+                                   'loads (see above); move them away to start from scratch')
+            else:
+                say(f'--resume auto: no checkpoint in {cfg.work_dir} yet, starting from scratch')
+        elif args.resume:
+            if not osp.isfile(args.resume):
+                raise SystemExit(f'--resume: checkpoint not found: {args.resume}')
+            cfg.resume, cfg.load_from = True, args.resume
+        runner = IrkitRunner.from_cfg(cfg)
+        runner.train()
+    finally:
+        lock.release()
     shutdown_distributed()
     return runner
 

@@ -12,7 +12,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-from irkit.fileio.checkpoint import safe_load
+from irkit.fileio.checkpoint import add_checksums, safe_load
+from irkit.fileio.tempfiles import temp_name
 from irkit.fileio.weights import load_weights
 from irkit.registry import RUNNERS
 
@@ -76,10 +77,13 @@ class IrkitRunner(Runner):
     - checkpoints are written to a temporary file and renamed;
     - the Python/numpy/torch RNG states are saved and restored on resume (the
       training loop restores them once the data loader has been fast-forwarded);
-    - ``load_from`` accepts official release layouts (``params``, ``net.``, ...).
+    - ``load_from`` accepts official release layouts (``params``, ``net.``, ...);
+    - checkpoints carry a CRC-32 of every tensor, verified when loaded; weights holding
+      NaN/Inf are refused unless ``allow_nonfinite`` is set (``--allow-nonfinite``).
     """
 
     _resume_rng_state: Optional[dict] = None
+    allow_nonfinite: bool = False
 
     # -- concise console (irkit.engine.console) ------------------------------------
     def build_logger(self, log_level='INFO', log_file=None, **kwargs):
@@ -103,6 +107,7 @@ class IrkitRunner(Runner):
             ckpt['rng_state'] = states[0] if states else get_rng_state()
             if states and len(states) > 1:
                 ckpt['rng_states'] = states  # one per rank, for an exact multi-process resume
+            add_checksums(ckpt)  # last: covers whatever the hooks added
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
         # Every rank reaches this (the checkpoint hook calls it everywhere; mmengine's own
@@ -111,7 +116,7 @@ class IrkitRunner(Runner):
         from mmengine.dist import all_gather_object, get_world_size
         self._rank_rng_states = (all_gather_object(get_rng_state()) if get_world_size() > 1
                                  else None)
-        tmp_name = f'.{filename}.tmp{os.getpid()}'
+        tmp_name = temp_name(filename)
         super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
         tmp = os.path.join(out_dir, tmp_name)
         if os.path.exists(tmp):  # only the main process writes
@@ -129,7 +134,7 @@ class IrkitRunner(Runner):
             checkpoint['message_hub'] = restore_message_hub(checkpoint['message_hub'])
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        load_weights(model, checkpoint, strict=True, source=str(filename))
+        load_weights(model, checkpoint, strict=True, source=str(filename), allow_nonfinite=self.allow_nonfinite)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

@@ -367,14 +367,17 @@ def _parts_of(checkpoint: Any, source: str, fmt: Optional[str], param_key: Optio
     return {'': unwrap(extract_state_dict(checkpoint, param_key))}
 
 
-def load_parts(model: nn.Module, parts: Parts, strict: bool = True, source: str = 'checkpoint') -> List[str]:
+def load_parts(model: nn.Module, parts: Parts, strict: bool = True, source: str = 'checkpoint',
+               allow_nonfinite: bool = False) -> List[str]:
     """Load ``{part: state_dict}`` into ``model`` by irkit's one rule (see :func:`load_weights`).
 
     Returns the names of the submodules loaded (``''`` for the model itself).
     """
-    from irkit.fileio.checkpoint import CheckpointMismatchError, adapt_keys, load_state_dict
+    from irkit.fileio.checkpoint import CheckpointMismatchError, adapt_keys, check_finite, load_state_dict
     children = _children(model)
     parts = dict(parts)
+    for name, sd in parts.items():
+        check_finite(sd, f"{source} ['{name}']" if name else source, allow=allow_nonfinite)
     whole_file = False
     if '' in parts:  # a plain file: a whole model (prefixed by its children) or one network
         if len(parts) > 1:
@@ -418,7 +421,8 @@ def load_parts(model: nn.Module, parts: Parts, strict: bool = True, source: str 
 
 def load_weights(model: nn.Module, checkpoint: Union[PathLike, Mapping], strict: bool = True,
                  fmt: Optional[str] = None, map_location: Any = 'cpu',
-                 param_key: Optional[str] = None, source: Optional[str] = None) -> Any:
+                 param_key: Optional[str] = None, source: Optional[str] = None,
+                 allow_nonfinite: bool = False) -> Any:
     """Load weights into ``model``; returns what was read from the file.
 
     ``checkpoint`` is a path (any file :func:`read_checkpoint` reads, or an official file
@@ -437,19 +441,22 @@ def load_weights(model: nn.Module, checkpoint: Union[PathLike, Mapping], strict:
     3. A generator loaded without an EMA part also initialises ``model.generator_ema``.
 
     Every load is strict (``strict=True``) with a report of missing/unexpected keys and
-    shape mismatches; nothing from the file can run code. ``source`` names the file in
-    messages when ``checkpoint`` is an already loaded dict.
+    shape mismatches; nothing from the file can run code. Weights holding NaN/Inf are
+    refused (naming the file and the tensors) unless ``allow_nonfinite``. ``source`` names
+    the file in messages when ``checkpoint`` is an already loaded dict.
     """
     if isinstance(checkpoint, Mapping):
         obj, source = checkpoint, source or 'the given state_dict'
     else:
         source = str(checkpoint)
         if fmt is not None:
-            load_parts(model, read_official(checkpoint, fmt), strict=strict, source=f'{source} ({fmt})')
+            load_parts(model, read_official(checkpoint, fmt), strict=strict, source=f'{source} ({fmt})',
+                       allow_nonfinite=allow_nonfinite)
             return None
         from irkit.fileio.checkpoint import safe_load
         obj = safe_load(checkpoint, map_location)
-    load_parts(model, _parts_of(obj, source, fmt, param_key), strict=strict, source=source)
+    load_parts(model, _parts_of(obj, source, fmt, param_key), strict=strict, source=source,
+               allow_nonfinite=allow_nonfinite)
     return obj
 
 

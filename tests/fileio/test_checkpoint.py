@@ -119,10 +119,11 @@ def test_safetensors_and_missing_and_empty(tmp_path):
 def test_atomic_save_and_latest(tmp_path):
     atomic_save({'a': torch.ones(1)}, tmp_path / 'iter_2.pth')
     atomic_save({'a': torch.ones(1)}, tmp_path / 'iter_10.pth')
-    (tmp_path / '.iter_20.pth.tmp123').write_bytes(b'partial')
+    (tmp_path / '.iter_20.pth.irkit-tmp.123@host.abcd').write_bytes(b'partial')
     (tmp_path / 'iter_30.pth.tmp').write_bytes(b'partial')
     assert latest_checkpoint(tmp_path).name == 'iter_10.pth'
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == ['iter_30.pth.tmp']
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        '.iter_20.pth.irkit-tmp.123@host.abcd', 'iter_10.pth', 'iter_2.pth', 'iter_30.pth.tmp']
 
 
 def test_checkpoint_meta_is_plain_data(tmp_path):
@@ -142,3 +143,73 @@ def test_checkpoint_meta_is_plain_data(tmp_path):
     torch.save({'meta': meta}, tmp_path / 'raw.pth')
     with pytest.raises(Exception, match='ConfigDict'):
         safe_load(tmp_path / 'raw.pth')
+
+
+# ----------------------------------------------------------------------------- integrity
+def _flip_inside(path, tensor):
+    """Change one byte inside ``tensor``'s data as stored in ``path`` (a torch zip archive)."""
+    data = bytearray(path.read_bytes())
+    pos = bytes(data).find(tensor.numpy().tobytes())
+    assert pos > 0 and bytes(data).find(tensor.numpy().tobytes(), pos + 1) < 0
+    data[pos + 5] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_a_tensor_corrupted_on_disk_is_detected(tmp_path):
+    from irkit.fileio.checkpoint import CorruptCheckpointError, add_checksums
+    sd = _sd()
+    ck = add_checksums({'state_dict': sd, 'optimizer': {'state': {0: {'exp_avg': torch.ones(5)}}}})
+    atomic_save(ck, tmp_path / 'c.pth')
+    assert torch.equal(safe_load(tmp_path / 'c.pth')['state_dict']['head.weight'], sd['head.weight'])
+    _flip_inside(tmp_path / 'c.pth', sd['head.weight'])
+    with pytest.raises(CorruptCheckpointError, match=r'c\.pth is corrupted: tensors whose bytes changed: '
+                                                     r'state_dict/head\.weight \('):
+        safe_load(tmp_path / 'c.pth')
+
+
+def test_not_a_checkpoint_is_not_called_unsafe(tmp_path):
+    from irkit.fileio.checkpoint import CorruptCheckpointError
+    rng = np.random.default_rng(0)
+    (tmp_path / 'rand.pth').write_bytes(rng.bytes(5000))
+    (tmp_path / 'text.pth').write_text('hello\n')
+    (tmp_path / 'pickle_like.pth').write_bytes(b'\x80\x02' + rng.bytes(5000))
+    for name in ('rand.pth', 'text.pth', 'pickle_like.pth'):
+        with pytest.raises(CorruptCheckpointError) as e:
+            safe_load(tmp_path / name)
+        msg = str(e.value)
+        assert name in msg and 'run code' not in msg and 'weights_only' not in msg
+        assert ('not a checkpoint' in msg) if name != 'pickle_like.pth' else 'damaged' in msg
+    torch.save(_sd(), tmp_path / 'ok.pth')
+    (tmp_path / 'half.pth').write_bytes((tmp_path / 'ok.pth').read_bytes()[:400])
+    with pytest.raises(CorruptCheckpointError, match=r'half\.pth: it is truncated or damaged'):
+        safe_load(tmp_path / 'half.pth')
+
+
+def test_safetensors_with_an_absurd_header_is_one_clear_error(tmp_path):
+    from irkit.fileio.checkpoint import CorruptCheckpointError
+    (tmp_path / 'huge.safetensors').write_bytes((1 << 60).to_bytes(8, 'little') + b'{}' * 10)
+    with pytest.raises(CorruptCheckpointError, match=r'huge\.safetensors is not a readable safetensors '
+                                                     r'file: its header claims 1152921504606846976 bytes'):
+        safe_load(tmp_path / 'huge.safetensors')
+
+
+def test_atomic_save_uses_the_umask_and_leaves_no_temporary(tmp_path):
+    old = os.umask(0o027)
+    try:
+        atomic_save({'a': torch.ones(1)}, tmp_path / 'x.pth')
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / 'x.pth').st_mode & 0o777) == 0o640  # as open() would; 0600 before
+    assert os.listdir(tmp_path) == ['x.pth']
+
+
+def test_nonfinite_weights_are_refused_unless_allowed(tmp_path):
+    from irkit.fileio.checkpoint import NonFiniteCheckpointError
+    sd = _sd()
+    sd['conv.bias'][1] = float('inf')
+    torch.save({'state_dict': sd}, tmp_path / 'inf.pth')
+    with pytest.raises(NonFiniteCheckpointError, match=r'inf\.pth: 1 weight tensor\(s\) .*conv\.bias'):
+        load_weights(_Net(), str(tmp_path / 'inf.pth'))
+    net = _Net()
+    load_weights(net, str(tmp_path / 'inf.pth'), allow_nonfinite=True)
+    assert torch.isinf(net.conv.bias[1])

@@ -91,3 +91,24 @@ def test_kill_during_slow_save_leaves_previous_checkpoint(tmp_path):
     # and the run resumes from it
     run_tool(_train_cmd(write_cfg(tmp_path / 'three.py', '[]', 3), wd, '--resume', 'auto'))
     assert safe_load(wd / 'iter_3.pth')['meta']['iter'] == 3
+
+
+def test_resume_auto_falls_back_to_the_newest_checkpoint_that_loads(tmp_path):
+    """iter_3.pth truncated, a weight inside iter_2.pth changed on disk: --resume auto says
+    which it skipped and why, resumes from iter_1.pth and trains on."""
+    wd = tmp_path / 'wd'
+    run_tool(_train_cmd(write_cfg(tmp_path / 'three.py', '[]', 3), wd))
+    data = (wd / 'iter_3.pth').read_bytes()
+    (wd / 'iter_3.pth').write_bytes(data[:len(data) // 2])
+    w = safe_load(wd / 'iter_2.pth')['state_dict']['generator.model.0.weight']
+    data = bytearray((wd / 'iter_2.pth').read_bytes())
+    pos = bytes(data).find(w.numpy().tobytes())
+    assert pos > 0
+    data[pos + 7] ^= 0x10  # a silently different weight without the checksum
+    (wd / 'iter_2.pth').write_bytes(bytes(data))
+    proc = run_tool(_train_cmd(write_cfg(tmp_path / 'five.py', '[]', 5), wd, '--resume', 'auto'))
+    out = proc.stdout
+    assert 'skipping iter_3.pth' in out and 'truncated or damaged' in out
+    assert 'skipping iter_2.pth' in out and 'state_dict/generator.model.0.weight' in out
+    assert f'resuming from {wd / "iter_1.pth"}' in out
+    assert safe_load(wd / 'iter_5.pth')['meta']['iter'] == 5
