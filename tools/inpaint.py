@@ -5,7 +5,7 @@
 MASK is a greyscale image of the same size as IMG: **white = hole** (to fill),
 black = known (``--mask-white-known`` for MAT's released masks, where white =
 known).  CHECKPOINT is an irkit/mmengine checkpoint of the config's model or the output of
-``tools/convert_checkpoint.py``.
+``tools/convert_checkpoint.py``. OUT must not be IMG or MASK.
 """
 import argparse
 import os.path as osp
@@ -27,6 +27,8 @@ def parse_args(argv=None):
     p.add_argument('--mask-white-known', action='store_true', help="mask convention of MAT's released masks")
     p.add_argument('--noise-mode', choices=['const', 'random', 'none'], default=None, help='MAT only')
     p.add_argument('--device', default='cpu')
+    p.add_argument('--allow-nonfinite', action='store_true',
+                   help='load a checkpoint whose weights hold NaN/Inf (refused by default)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)
 
@@ -38,8 +40,12 @@ def main(argv=None):
     for what, path in (('image', args.img), ('mask', args.mask)):
         if not osp.isfile(path):
             raise SystemExit(f'{what} not found: {path}')
+    for what, path in (('image', args.img), ('mask', args.mask)):
+        if osp.realpath(args.out) == osp.realpath(path):
+            raise ValueError(f'--out {args.out} would overwrite the input {what} {path}; choose another path')
     from irkit.apis.inpainting import inpaint, init_model, read_mask, save_rgb
     from irkit.apis.restoration import read_rgb
+    from irkit.fileio.tempfiles import remove_stale_temps
 
     # decode and compare the inputs before building the model (which can take a minute);
     # inpaint() reads them again the way the config's test pipeline does
@@ -48,12 +54,14 @@ def main(argv=None):
     if known.shape[-2:] != image.shape[-2:]:
         raise SystemExit(f'inpaint: mask size {tuple(known.shape[-2:])} ({args.mask}) differs from the '
                          f'image size {tuple(image.shape[-2:])} ({args.img})')
-    model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
+                       allow_nonfinite=args.allow_nonfinite)
     try:
         out = inpaint(model, args.img, args.mask, seed=args.seed, white_is_hole=not args.mask_white_known,
                       noise_mode=args.noise_mode)
     except (ValueError, TypeError) as e:
         raise SystemExit(f'inpaint: {e}')
+    remove_stale_temps(osp.dirname(osp.abspath(args.out)))
     save_rgb(out, args.out)
     print(f'wrote {args.out}')
 

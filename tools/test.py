@@ -28,6 +28,8 @@ def parse_args(argv=None):
     p.add_argument('--test-set', nargs='+', metavar='NAME',
                    help="score these named test sets of the config (its test_sets) instead of "
                    "test_dataloader.dataset; 'all' for every one")
+    p.add_argument('--allow-nonfinite', action='store_true',
+                   help='load a checkpoint whose weights hold NaN/Inf (refused by default)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     p.add_argument('--verbose', action='store_true',
                    help='also print the environment, the full config and the hook order (always in the log file)')
@@ -74,7 +76,8 @@ def main(argv=None):
         init_distributed(args.launcher)
     try:
         metrics, rank = run_test(cfg, args.checkpoint, test_sets=args.test_set, save_images=args.save_images,
-                                 work_dir=args.work_dir, launcher=args.launcher)
+                                 work_dir=args.work_dir, launcher=args.launcher,
+                                 allow_nonfinite=args.allow_nonfinite)
     except TestSetError as e:
         raise SystemExit(f'--test-set: {e}') from None
     if rank == 0:

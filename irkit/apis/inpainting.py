@@ -82,14 +82,12 @@ def inpaint(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor],
 
 
 def save_rgb(img: torch.Tensor, path: str) -> None:
-    """Write a 3xHxW [0,1] tensor as an 8-bit image (parent folders created)."""
-    import os
-    arr = (img.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)[..., ::-1]
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    ext = osp.splitext(path)[1] or '.png'
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(arr))
-    if not ok:
-        raise ValueError(f'cannot encode an image as {ext} for {path}')
-    tmp = path + '.tmp'
-    buf.tofile(tmp)
-    os.replace(tmp, path)
+    """Write a 3xHxW [0,1] tensor as an 8-bit image (atomically; parent folders created).
+
+    Raises ``ValueError`` if the tensor holds NaN/Inf (it would be written as black).
+    """
+    from irkit.hooks.visualization import to_uint8_bgr, write_image
+    bad = int((~img.isfinite()).sum())
+    if bad:
+        raise ValueError(f'{bad} values of the image for {path} are not finite (NaN/Inf); nothing written')
+    write_image(path, to_uint8_bgr(img))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
 def init_model(config: Union[str, 'Config'], checkpoint: Optional[str] = None, device: str = 'cpu',
                cfg_options: Optional[dict] = None, pretrained: bool = False,
-               fmt: Optional[str] = None) -> torch.nn.Module:
+               fmt: Optional[str] = None, allow_nonfinite: bool = False) -> torch.nn.Module:
     """Build a model, load its weights strictly, put it in eval mode on ``device``.
 
     Args:
@@ -29,6 +29,7 @@ def init_model(config: Union[str, 'Config'], checkpoint: Optional[str] = None, d
             official format); a missing file raises an error naming it and its download page.
         fmt: the official format of ``checkpoint`` (``tools/convert_checkpoint.py --list-formats``)
             to load it without converting it first.
+        allow_nonfinite: load weights holding NaN/Inf (refused by default, naming them).
     """
     import os.path as osp
 
@@ -66,7 +67,7 @@ def init_model(config: Union[str, 'Config'], checkpoint: Optional[str] = None, d
         DefaultScope.get_instance(f'irkit_api_{id(cfg)}', scope_name='irkit')
     model = MODELS.build(cfg.model)
     if path is not None:
-        load_weights(model, str(path), strict=True, fmt=fmt)
+        load_weights(model, str(path), strict=True, fmt=fmt, allow_nonfinite=allow_nonfinite)
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -179,5 +180,50 @@ def list_images(inputs: Iterable[str]) -> List[str]:
     return sorted(out)
 
 
-__all__ = ['init_model', 'restore', 'read_rgb', 'list_images', 'inference_inputs', 'inference_pipeline',
-           'to_batch']
+def _inside(path: str, folder: str) -> bool:
+    path, folder = osp.realpath(path), osp.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def plan_outputs(inputs: Iterable[str], out_dir: str, ext: str = '.png') -> List[Tuple[str, str]]:
+    """``(input image, output file)`` for every image of ``inputs`` written under ``out_dir``.
+
+    An image found in a folder keeps its path relative to that folder, a file given
+    directly keeps its name; the extension becomes ``ext``.
+
+    Raises:
+        ValueError: ``out_dir`` is an input folder or inside one (outputs would be
+            read back as inputs), an output would replace an input file, or two inputs
+            would be written to the same output (``a.png`` and ``a.jpg``; ``img.png``
+            of two folders). Nothing has been written then.
+    """
+    inputs = list(inputs)
+    folders = [i for i in inputs if osp.isdir(i)]
+    for folder in folders:
+        if _inside(out_dir, folder):
+            raise ValueError(f'the output folder {out_dir} is the input folder {folder} or inside it: '
+                             'outputs would overwrite inputs or be read as inputs next time; write '
+                             'them to another folder')
+    plan = []
+    for path in list_images(inputs):
+        base = next((f for f in folders if _inside(path, f)), None)
+        rel = osp.relpath(path, base) if base else osp.basename(path)
+        plan.append((path, osp.join(out_dir, osp.splitext(rel)[0] + ext)))
+    sources = {osp.realpath(p) for p, _ in plan}
+    for src, dst in plan:
+        if osp.realpath(dst) in sources:
+            raise ValueError(f'{dst} would overwrite the input image of that name; write the '
+                             'outputs to another folder')
+    by_dst: Dict[str, List[str]] = {}
+    for src, dst in plan:
+        by_dst.setdefault(osp.realpath(dst), []).append(src)
+    clashes = [(dst, srcs) for dst, srcs in by_dst.items() if len(srcs) > 1]
+    if clashes:
+        listed = '; '.join(f'{" and ".join(srcs)} -> {dst}' for dst, srcs in clashes[:10])
+        raise ValueError(f'{sum(len(s) for _, s in clashes)} inputs would be written to the same output '
+                         f'file under {out_dir}: {listed}; rename them or restore them separately')
+    return plan
+
+
+__all__ = ['init_model', 'restore', 'read_rgb', 'list_images', 'plan_outputs', 'inference_inputs',
+           'inference_pipeline', 'to_batch']

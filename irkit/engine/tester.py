@@ -45,12 +45,14 @@ def resolve_test_sets(cfg, names: Sequence[str]) -> List[Tuple[str, dict]]:
 
 def run_test(cfg, checkpoint: str, test_sets: Optional[Sequence[str]] = None,
              save_images: Optional[str] = None, work_dir: Optional[str] = None, launcher: str = 'none',
-             experiment_name: Optional[str] = None, quiet: bool = False) -> Tuple[Dict[str, float], int]:
+             experiment_name: Optional[str] = None, quiet: bool = False,
+             allow_nonfinite: bool = False) -> Tuple[Dict[str, float], int]:
     """Run the test loop of ``cfg`` (a loaded ``Config``) on ``checkpoint``.
 
     With ``launcher != 'none'`` the distributed process group must already exist and every
     rank must call this. ``save_images`` writes every output (and a side-by-side grid of
     what the config's ``VisualizationHook`` shows) under that folder (per set when several).
+    A checkpoint whose weights hold NaN/Inf is refused unless ``allow_nonfinite``.
     Returns ``(metrics, rank)``.
     """
     from irkit.engine.dist import adapt_model_wrapper
@@ -85,6 +87,7 @@ def run_test(cfg, checkpoint: str, test_sets: Optional[Sequence[str]] = None,
                 hook['keys'] = list(vis[0]['keys'])
             c.custom_hooks = list(c.get('custom_hooks') or []) + [hook]
         runner = IrkitRunner.from_cfg(c)
+        runner.allow_nonfinite = allow_nonfinite
         rank = runner.rank
         set_metrics = {k: (float(v) if isinstance(v, (int, float)) or hasattr(v, '__float__') else v)
                        for k, v in runner.test().items()}

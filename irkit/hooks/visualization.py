@@ -11,16 +11,24 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 
+from irkit.fileio.tempfiles import temp_name
 from irkit.registry import HOOKS
+
+
+def to_bgr(img: torch.Tensor, dtype=np.uint8) -> np.ndarray:
+    """CHW float [0,1] RGB tensor → HWC BGR array of ``dtype`` (``np.uint8`` or ``np.uint16``),
+    rounded like BasicSR's tensor2img."""
+    peak = float(np.iinfo(dtype).max)
+    arr = img.detach().float().clamp(0, 1).cpu().numpy()
+    if arr.shape[0] == 1:
+        arr = np.repeat(arr, 3, 0)
+    arr = (arr.transpose(1, 2, 0) * peak).round().astype(dtype)
+    return np.ascontiguousarray(arr[..., ::-1])
 
 
 def to_uint8_bgr(img: torch.Tensor) -> np.ndarray:
     """CHW float [0,1] RGB tensor → HWC uint8 BGR array (rounded like BasicSR's tensor2img)."""
-    arr = img.detach().float().clamp(0, 1).cpu().numpy()
-    if arr.shape[0] == 1:
-        arr = np.repeat(arr, 3, 0)
-    arr = (arr.transpose(1, 2, 0) * 255.0).round().astype(np.uint8)
-    return np.ascontiguousarray(arr[..., ::-1])
+    return to_bgr(img, np.uint8)
 
 
 def safe_name(key: str) -> str:
@@ -34,10 +42,15 @@ def write_image(path: str, img: np.ndarray) -> None:
     ok, buf = cv2.imencode(ext, img)
     if not ok:
         raise IOError(f'could not encode image for {path}')
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    tmp = osp.join(osp.dirname(path) or '.', temp_name(osp.basename(path)))
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(buf.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def make_grid(sample: dict, keys: Sequence[str]) -> Optional[np.ndarray]:
@@ -125,4 +138,4 @@ class SaveImagesHook(Hook):
                 write_image(osp.join(self.out_dir, 'side_by_side', f'{name}.png'), grid)
 
 
-__all__ = ['VisualizationHook', 'SaveImagesHook', 'to_uint8_bgr', 'write_image']
+__all__ = ['VisualizationHook', 'SaveImagesHook', 'to_bgr', 'to_uint8_bgr', 'write_image']

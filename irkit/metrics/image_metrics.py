@@ -28,6 +28,17 @@ def quantize_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x.detach().float().clamp(0, 1) * 255.0).round()
 
 
+def check_finite_sample(x: Any, key: str, sample: dict, metric: str) -> None:
+    """Raise ``ValueError`` naming the metric, the entry and the sample if ``x`` holds NaN/Inf
+    (the metric would be nan, or quietly clamped)."""
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        bad = int((~torch.isfinite(x)).sum())
+        if bad:
+            raise ValueError(f"{metric}: '{key}' of sample '{sample.get('key', '?')}' has {bad} non-finite "
+                             'values (NaN/Inf); a model that outputs NaN (check the checkpoint and the '
+                             'input), not a score')
+
+
 def to_hwc_255(x: torch.Tensor, quantize: bool, key: str) -> np.ndarray:
     """A CHW tensor in [0, 1] as an HxWxC float64 array on the 0..255 scale."""
     if not isinstance(x, torch.Tensor) or x.ndim != 3:
@@ -79,6 +90,8 @@ class _ImageMetric(BaseMetric):
             if k not in sample:
                 raise KeyError(f"{type(self).__name__} needs '{k}' in the predictions; got keys "
                                f'{sorted(sample)}')
+        for k in (self.pred_key, self.gt_key):
+            check_finite_sample(sample[k], k, sample, type(self).__name__)
         pred = to_hwc_255(sample[self.pred_key], self.quantize, self.pred_key)
         gt = to_hwc_255(sample[self.gt_key], self.quantize, self.gt_key)
         return _prepare_np(pred, gt, self.crop_border, self.test_y_channel, self.round_y)

@@ -13,7 +13,7 @@ from irkit.registry import TRANSFORMS
 from .base import BaseTransform
 
 __all__ = ['LoadImageFromFile', 'LoadMask', 'LoadRandomMask', 'ImageDecodeError', 'decode_image',
-           'read_bytes']
+           'read_bytes', 'check_float_image']
 
 
 class ImageDecodeError(ValueError):
@@ -71,7 +71,9 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
       alpha is rejected (the colour under transparent pixels is undefined), use
       ``color_type='unchanged'`` to keep it;
     * 16-bit files are scaled by 1/65535 (8-bit by 1/255) when ``to_float32``;
-    * other bit depths (float TIFF, 32-bit) are rejected.
+    * float files (TIFF, EXR) are read as values in [0, 1], unscaled; NaN/Inf or values
+      outside [0, 1] are rejected;
+    * other pixel types (32-bit integers) are rejected.
     """
     if color_type not in ('color', 'grayscale', 'unchanged'):
         raise ValueError(f"color_type must be 'color', 'grayscale' or 'unchanged', got {color_type!r}")
@@ -86,9 +88,11 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
     if img is None:
         raise ImageDecodeError(f'{source}: cannot decode image ({len(data)} bytes; truncated, '
                                'corrupt or not an image file)')
-    if img.dtype not in (np.uint8, np.uint16):
+    if img.dtype.kind == 'f':
+        check_float_image(img, source)
+    elif img.dtype not in (np.uint8, np.uint16):
         raise ImageDecodeError(f'{source}: unsupported pixel type {img.dtype}; irkit reads 8- and '
-                               '16-bit images')
+                               '16-bit images and float images with values in [0, 1]')
     if img.ndim == 2:
         img = img[:, :, None]
     c = img.shape[2]
@@ -108,8 +112,23 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
     elif channel_order == 'rgb' and img.shape[2] == 4:
         img = img[:, :, [2, 1, 0, 3]]
     if to_float32:
-        img = img.astype(np.float32) / float(np.iinfo(img.dtype).max)
+        img = (img.astype(np.float32) if img.dtype.kind == 'f'
+               else img.astype(np.float32) / float(np.iinfo(img.dtype).max))
     return np.ascontiguousarray(img)
+
+
+def check_float_image(img: np.ndarray, source: str) -> None:
+    """A float image (TIFF, EXR...) holds values in [0, 1] as they are; NaN/Inf and values
+    outside [0, 1] are refused (irkit does not guess a scale or fill holes)."""
+    finite = np.isfinite(img)
+    if not finite.all():
+        n_nan = int(np.isnan(img).sum())
+        raise ImageDecodeError(f'{source}: float image with {img.size - int(finite.sum())} non-finite '
+                               f'values ({n_nan} NaN, {img.size - int(finite.sum()) - n_nan} Inf)')
+    lo, hi = float(img.min()), float(img.max())
+    if lo < 0 or hi > 1:
+        raise ImageDecodeError(f'{source}: float image with values in [{lo:.4g}, {hi:.4g}]; irkit '
+                               'reads float images as values in [0, 1]: rescale it first')
 
 
 @TRANSFORMS.register_module()
@@ -153,11 +172,13 @@ class LoadImageFromFile(BaseTransform):
         data, source = read_bytes(results, self.key, self.backend, self.db_path)
         img = decode_image(data, source, self.color_type, self.channel_order,
                            self.to_float32 and not self.as_8bit)
-        if self.as_8bit:
+        if self.as_8bit and img.dtype.kind != 'f':
             if img.dtype == np.uint16:
                 img = (img >> 8).astype(np.uint8)
             if self.to_float32:
                 img = img.astype(np.float32) / 255.0
+        elif self.as_8bit and self.to_float32:
+            img = img.astype(np.float32)
         results[self.key] = img
         results[f'ori_{self.key}_shape'] = img.shape
         return results
