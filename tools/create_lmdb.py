@@ -47,6 +47,10 @@ def main(argv=None) -> int:
         if not args.src or not args.dst:
             print('error: give SRC_DIR and DST.lmdb (or --verify LMDB)', file=sys.stderr)
             return 2
+        from irkit.fileio.tempfiles import remove_stale_temps
+        for dst in [args.dst] + ([args.lq[1]] if args.lq else []):
+            for p in remove_stale_temps(osp.dirname(osp.abspath(dst))):
+                print(f'removed {p}: left by a write that was killed')
         common = dict(compress_level=args.compress_level, workers=args.workers,
                       overwrite=args.overwrite, recursive=not args.no_recursive,
                       progress=not args.quiet)

@@ -51,7 +51,8 @@ def main(argv=None):
     model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
                        allow_nonfinite=args.allow_nonfinite)
     for folder in sorted({osp.dirname(dst) for _, dst in plan}):
-        remove_stale_temps(folder)  # leftovers of a killed earlier run
+        for left in remove_stale_temps(folder):
+            print(f'removed {left}: left by a write that was killed')
     written = 0
     for src, dst in tqdm(plan, desc='restoring', unit='img'):
         out = restore(model, src, tile=args.tile, tile_overlap=args.tile_overlap)

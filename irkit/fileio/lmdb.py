@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from irkit.fileio.paths import not_found
+from irkit.fileio.tempfiles import temp_name
 
 __all__ = [
     'META_FILE', 'IMG_EXTENSIONS', 'MetaInfo', 'LmdbReader', 'LmdbError', 'LmdbKeyError',
@@ -426,7 +427,7 @@ def _finalise(tmp_dir: str, dst: str, overwrite: bool) -> None:
     if os.path.exists(dst):
         if not overwrite:
             raise FileExistsError(f'{dst} exists; pass overwrite=True (--overwrite) to replace it')
-        trash = f'{dst}.old-{os.getpid()}'
+        trash = os.path.join(os.path.dirname(dst), temp_name(os.path.basename(dst)))
         os.rename(dst, trash)
         os.rename(tmp_dir, dst)
         shutil.rmtree(trash, ignore_errors=True)
@@ -436,7 +437,7 @@ def _finalise(tmp_dir: str, dst: str, overwrite: bool) -> None:
 
 def _tmp_name(dst: str) -> str:
     head, tail = os.path.split(dst)
-    return os.path.join(head, f'.{tail}.partial-{os.getpid()}')
+    return os.path.join(head, temp_name(tail))
 
 
 def _check_dst(dst: str, overwrite: bool) -> str:

@@ -129,6 +129,11 @@ class SaveImagesHook(Hook):
         self.side_by_side = side_by_side
         self.keys = tuple(keys)
 
+    def before_test(self, runner) -> None:
+        from irkit.fileio.tempfiles import remove_stale_temps
+        for folder in (self.out_dir, osp.join(self.out_dir, 'side_by_side')):
+            remove_stale_temps(folder)  # leftovers of a killed earlier run
+
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         for i, s in enumerate(outputs or []):
             name = safe_name(s.get('key', f'{batch_idx}_{i}'))

@@ -100,7 +100,7 @@ def test_bad_source_writes_nothing(paired_folders, tmp_path):
     with pytest.raises(ValueError) as e:
         make_lmdb(gt, str(dst), progress=False)
     assert 'broken.png' in str(e.value) and 'empty.png' in str(e.value) and '0 bytes' in str(e.value)
-    assert not dst.exists() and [p for p in os.listdir(tmp_path) if 'partial' in p] == []
+    assert not dst.exists() and [p for p in os.listdir(tmp_path) if '.irkit-tmp.' in p] == []
 
 
 def test_interrupted_run_leaves_nothing(paired_folders, tmp_path, monkeypatch):

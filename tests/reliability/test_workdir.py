@@ -49,3 +49,30 @@ def test_second_training_on_a_work_dir_is_refused_and_a_killed_ones_lock_taken_o
     assert (wd / 'iter_3.pth').exists()
     assert not [p for p in os.listdir(wd) if '.irkit-tmp.' in p]
     assert (wd / '.irkit-train.lock').read_bytes() == b''  # released at the end
+
+
+def test_killed_create_lmdb_leaves_a_temporary_the_next_run_removes(tmp_path):
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(0)
+    src = tmp_path / 'src'
+    src.mkdir()
+    for i in range(300):
+        cv2.imwrite(str(src / f'{i:03d}.png'), (rng.random((128, 128, 3)) * 255).astype(np.uint8))
+    cmd = [sys.executable, 'tools/create_lmdb.py', str(src), str(tmp_path / 'db.lmdb'), '--quiet']
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not [p for p in os.listdir(tmp_path) if '.irkit-tmp.' in p]:
+            assert proc.poll() is None and time.time() < deadline, 'create_lmdb ended before it was killed'
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    partial = [p for p in os.listdir(tmp_path) if '.irkit-tmp.' in p]
+    assert len(partial) == 1 and f'.db.lmdb.irkit-tmp.{proc.pid}@' in partial[0]
+    again = run_tool(cmd, timeout=240)
+    assert f'removed {tmp_path / partial[0]}' in again.stdout
+    assert sorted(os.listdir(tmp_path)) == ['db.lmdb', 'src']
