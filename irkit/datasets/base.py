@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import posixpath
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -57,11 +58,23 @@ class Source:
                 raise not_found(f'{prefix} folder', self.root)
             for m in read_meta_info(meta_file):
                 # the meta line names the file relative to the root (key = name w/o extension)
-                path = self._find_file(m.key, meta_file)
-                self.items[m.key] = {f'{prefix}_path': path}
+                key = self._confined_key(m.key, meta_file)
+                self.items[key] = {f'{prefix}_path': self._find_file(key, meta_file)}
         else:
             for key, path in scan_images(self.root, recursive=recursive):
                 self.items[key] = {f'{prefix}_path': path}
+
+    def _confined_key(self, name: str, meta_file) -> str:
+        """``name`` normalised (``a/./b/../c`` -> ``a/c``); refused if it leaves the root.
+
+        The check is on the path as written: an absolute path or one climbing out with
+        ``..`` is an error; symbolic links inside the root are followed as the user set them.
+        """
+        key = posixpath.normpath(name.replace('\\', '/'))
+        if posixpath.isabs(key) or os.path.isabs(name) or key == '..' or key.startswith('../'):
+            raise ValueError(f"'{name}' listed in {meta_file} is outside the data root {self.root}: "
+                             'meta files list images by their path relative to the root')
+        return key
 
     def _find_file(self, key: str, meta_file) -> str:
         for ext in IMG_EXTENSIONS + tuple(e.upper() for e in IMG_EXTENSIONS):
