@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from irkit.fileio.image_header import check_pixel_limit
 from irkit.fileio.paths import not_found
 from irkit.fileio.tempfiles import temp_name
 
@@ -304,8 +305,9 @@ def encode_png(path: str, compress_level: int = 1) -> Tuple[bytes, Tuple[int, in
     if size == 0:
         raise ValueError(f'{path}: file is empty (0 bytes)')
     with open(path, 'rb') as f:
-        buf = np.frombuffer(f.read(), np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        data = f.read()
+    check_pixel_limit(data, path)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ValueError(f'{path}: not a decodable image (truncated or not an image file)')
     if img.dtype not in (np.uint8, np.uint16):
@@ -553,6 +555,11 @@ def _verify(reader: 'LmdbReader', src, progress: bool) -> int:
         try:
             value = reader.get(m.key)
         except (LmdbKeyError, LmdbError) as e:  # a missing key, a damaged page: listed, go on
+            problems.append(str(e))
+            continue
+        try:
+            check_pixel_limit(value, f"key '{m.key}'")
+        except ValueError as e:
             problems.append(str(e))
             continue
         img = cv2.imdecode(np.frombuffer(value, np.uint8), cv2.IMREAD_UNCHANGED)

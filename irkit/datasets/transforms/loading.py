@@ -7,6 +7,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from irkit.fileio.image_header import check_pixel_limit
 from irkit.fileio.lmdb import get_reader
 from irkit.registry import TRANSFORMS
 
@@ -73,7 +74,9 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
     * 16-bit files are scaled by 1/65535 (8-bit by 1/255) when ``to_float32``;
     * float files (TIFF, EXR) are read as values in [0, 1], unscaled; NaN/Inf or values
       outside [0, 1] are rejected;
-    * other pixel types (32-bit integers) are rejected.
+    * other pixel types (32-bit integers) are rejected;
+    * an image whose header declares more pixels than ``IRKIT_MAX_IMAGE_PIXELS``
+      (:mod:`irkit.fileio.image_header`) is rejected before it is decoded.
     """
     if color_type not in ('color', 'grayscale', 'unchanged'):
         raise ValueError(f"color_type must be 'color', 'grayscale' or 'unchanged', got {color_type!r}")
@@ -84,6 +87,7 @@ def decode_image(data: bytes, source: str, color_type: str = 'color', channel_or
     # of the colour image by one level on many pixels); ANYDEPTH keeps 16 bits
     flags = (cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH) if color_type == 'grayscale' \
         else cv2.IMREAD_UNCHANGED
+    check_pixel_limit(data, source)  # from the header, before anything is decoded
     img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if img is None:
         raise ImageDecodeError(f'{source}: cannot decode image ({len(data)} bytes; truncated, '
