@@ -87,4 +87,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from irkit.utils.cli import run_cli
+    run_cli(main)

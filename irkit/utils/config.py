@@ -1,11 +1,39 @@
-"""Loading and checking configs: misspelt or unknown keys stop the run."""
+"""Loading and checking configs: misspelt or unknown keys, values of the wrong type and bad
+values stop the run with one line naming the file (and line), the key and what was expected."""
 from __future__ import annotations
 
+import ast
+import os
+import re
+import typing
 from typing import Any, Iterable, Optional
 
-from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported)
+from mmengine.config import Config
+from mmengine.config import DictAction as _MMDictAction
 
 from irkit.registry import ConfigKeyError, all_keys, check_arguments, closest
+
+
+class ConfigError(ValueError):
+    """A config file or a ``--cfg-options`` value is malformed or has a wrong value."""
+
+
+class DictAction(_MMDictAction):
+    """mmengine's ``--cfg-options KEY=VALUE`` action; a malformed item is a :class:`ConfigError`
+    naming it (not an unpacking or assertion error)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        opt = option_string or '--cfg-options'
+        for kv in values or []:
+            key, eq, val = kv.partition('=')
+            if not eq or not key:
+                raise ConfigError(f"{opt} {kv}: expected KEY=VALUE, e.g. train_cfg.max_iters=1000")
+            try:
+                self._parse_iterable(val)
+            except Exception:  # noqa: BLE001 - mmengine asserts on unbalanced brackets
+                raise ConfigError(f"{opt} {kv}: cannot parse the value {val!r} of '{key}' (unbalanced "
+                                  "brackets or quotes? lists are written [1,2] or (1,2), no spaces)") from None
+        super().__call__(parser, namespace, values, option_string)
 
 RUNNER_KEYS = {
     'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
@@ -45,16 +73,110 @@ def is_known_top_level(key: str) -> bool:
     return False
 
 
-def _check_typed(cfg: Any, registry, where: str, extra_ok: Iterable[str] = ()) -> None:
-    if not isinstance(cfg, dict) or 'type' not in cfg:
+def _check_typed(cfg: Any, registry, where: str, extra_ok: Iterable[str] = (), default_type=None) -> None:
+    if not isinstance(cfg, dict) or ('type' not in cfg and default_type is None):
         return
-    t = cfg['type']
+    t = cfg.get('type', default_type)
     cls = registry.get(t) if isinstance(t, str) else t
     if cls is None:
         raise ConfigKeyError(f"{where}: type '{t}' is not registered in the {registry.name} registry"
                              f'{closest(t, all_keys(registry))}')
     keys = [k for k in cfg if k != 'type' and k not in set(extra_ok)]
     check_arguments(cls, keys, where=where)
+    check_argument_types(cls, {k: cfg[k] for k in keys}, where)
+
+
+# --------------------------------------------------------------------------- value types
+_SIMPLE = {int: 'int', float: 'float', bool: 'bool', str: 'str', type(None): 'None'}
+
+
+def _kinds(annotation) -> Optional[tuple]:
+    """The simple types an annotation allows (int/float/bool/str/None, with a tensor
+    counting as a number), or ``None`` when it allows anything else (then not checked)."""
+    import torch
+    if annotation in _SIMPLE:
+        return (annotation,)
+    if annotation is torch.Tensor:
+        return (torch.Tensor,)
+    if typing.get_origin(annotation) is typing.Union or type(annotation).__name__ == 'UnionType':
+        out = ()
+        for a in typing.get_args(annotation):
+            k = _kinds(a)
+            if k is None:
+                return None
+            out += k
+        return out
+    return None
+
+
+def _type_hints(cls) -> dict:
+    init = cls.__init__ if isinstance(cls, type) else cls
+    try:
+        return typing.get_type_hints(init)
+    except Exception:  # noqa: BLE001 - unresolvable annotations are simply not checked
+        return {}
+
+
+def _fits(value: Any, kinds: tuple) -> bool:
+    import torch
+    if isinstance(value, bool):
+        return bool in kinds or int in kinds or float in kinds
+    if isinstance(value, int):
+        return int in kinds or float in kinds or torch.Tensor in kinds
+    if isinstance(value, float):
+        return float in kinds or torch.Tensor in kinds or (int in kinds and value.is_integer())
+    if isinstance(value, str):
+        return str in kinds
+    if value is None:
+        return type(None) in kinds
+    if isinstance(value, torch.Tensor):
+        return torch.Tensor in kinds
+    return True  # containers, objects: not judged here
+
+
+def check_argument_types(cls, args: dict, where: str) -> None:
+    """Raise :class:`ConfigError` for an argument whose annotation allows only numbers,
+    booleans, strings or None and whose value is none of those (``nc='32'``,
+    ``lr='fast'``, ``max_iters='abc'``)."""
+    import torch
+    hints = _type_hints(cls)
+    for key, value in args.items():
+        kinds = _kinds(hints[key]) if key in hints else None
+        if kinds is None or _fits(value, kinds):
+            continue
+        names = [_SIMPLE.get(k, 'tensor') for k in kinds if k is not torch.Tensor or float not in kinds]
+        want = ' or '.join(dict.fromkeys(names))
+        name = getattr(cls, '__name__', repr(cls))
+        raise ConfigError(f"{where}.{key}: {name} expects {want}, got {type(value).__name__} {value!r}")
+
+
+def _check_nested(cfg: Any, where: str) -> None:
+    """Arguments and value types of the typed dicts inside a model config (``generator=``,
+    ``losses=[...]``, ...) found in irkit's model registries; other types are left to their
+    builders."""
+    import irkit.registry as R
+    items = cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, (list, tuple)) else ()
+    for k, v in items:
+        here = f'{where}.{k}' if isinstance(k, str) else f'{where}[{k}]'
+        if isinstance(v, dict) and isinstance(v.get('type'), str):
+            for reg in (R.MODELS, R.ARCHS, R.LOSSES):
+                if reg.get(v['type']) is not None:
+                    _check_typed(v, reg, here)
+                    break
+        if isinstance(v, (dict, list, tuple)):
+            _check_nested(v, here)
+
+
+def _check_transform_values(t: Any, registry, where: str) -> None:
+    """Build one of irkit's own (light) transforms to run its argument checks now, with the
+    config location in the message (``crop_size=0`` instead of a failure in a convolution)."""
+    cls = registry.get(t['type']) if isinstance(t, dict) and isinstance(t.get('type'), str) else None
+    if cls is None or not getattr(cls, '__module__', '').startswith('irkit.datasets.transforms'):
+        return
+    try:
+        cls(**{k: v for k, v in t.items() if k != 'type'})
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{where} ({t['type']}): {e}") from None
 
 
 def _check_dataset(ds: Any, where: str) -> None:
@@ -64,6 +186,7 @@ def _check_dataset(ds: Any, where: str) -> None:
     _check_typed(ds, DATASETS, where)
     for i, t in enumerate(ds.get('pipeline') or []):
         _check_typed(t, TRANSFORMS, f'{where}.pipeline[{i}]')
+        _check_transform_values(t, TRANSFORMS, f'{where}.pipeline[{i}]')
     if isinstance(ds.get('dataset'), dict):
         _check_dataset(ds['dataset'], f'{where}.dataset')
     for i, sub in enumerate(ds.get('datasets') or []):
@@ -95,6 +218,7 @@ def validate_config(cfg: Config) -> None:
                 f"Helper variables must start with '_' or end with one of {', '.join(HELPER_SUFFIXES)}.")
     if isinstance(cfg.get('model'), dict):
         _check_typed(cfg.model, R.MODELS, 'model')
+        _check_nested(cfg.model, 'model')
     for split in ('train', 'val', 'test'):
         dl = cfg.get(f'{split}_dataloader')
         if isinstance(dl, dict):
@@ -104,7 +228,10 @@ def validate_config(cfg: Config) -> None:
             _check_dataset(dl.get('dataset'), f'{split}_dataloader.dataset')
             _check_typed(dl.get('sampler'), R.DATA_SAMPLERS, f'{split}_dataloader.sampler', {'dataset'})
         loop = cfg.get(f'{split}_cfg')
-        _check_typed(loop, R.LOOPS, f'{split}_cfg', INJECTED['loop'])
+        default_loop = None
+        if split == 'train' and isinstance(loop, dict) and 'type' not in loop:  # mmengine's choice
+            default_loop = 'IterBasedTrainLoop' if 'max_iters' in loop else 'EpochBasedTrainLoop'
+        _check_typed(loop, R.LOOPS, f'{split}_cfg', INJECTED['loop'] | {'by_epoch'}, default_loop)
         ev = cfg.get(f'{split}_evaluator')
         for i, m in enumerate(ev if isinstance(ev, (list, tuple)) else [ev]):
             _check_typed(m, R.METRICS, f'{split}_evaluator[{i}]' if isinstance(ev, (list, tuple))
@@ -133,17 +260,81 @@ def validate_config(cfg: Config) -> None:
             _check_typed(w.get('optimizer'), R.OPTIMIZERS, f'{where}.optimizer', INJECTED['optimizer'])
 
 
+def _syntax_error(path: str, seen=None) -> Optional[SyntaxError]:
+    """The first syntax error in ``path`` or the ``_base_`` files it names, with its file."""
+    seen = set() if seen is None else seen
+    path = os.path.abspath(path)
+    if path in seen or not os.path.isfile(path):
+        return None
+    seen.add(path)
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as e:
+        return e
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', '') == '_base_' for t in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            for b in [bases] if isinstance(bases, str) else list(bases):
+                found = _syntax_error(os.path.join(os.path.dirname(path), b), seen)
+                if found is not None:
+                    return found
+    return None
+
+
+def read_config_file(path: str) -> Config:
+    """``Config.fromfile`` with its errors as one :class:`ConfigError` naming the file (and
+    line): syntax errors (also in a ``_base_`` file), names the file uses but does not
+    define, a missing base."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    try:
+        return Config.fromfile(path)
+    except SyntaxError:
+        e = _syntax_error(path)
+        if e is None:
+            raise
+        where = f'{e.filename}:{e.lineno}' + (f':{e.offset}' if e.offset else '')
+        text = f': {e.text.strip()!r}' if e.text and e.text.strip() else ''
+        raise ConfigError(f'{where}: invalid config syntax: {e.msg}{text}') from None
+    except (FileNotFoundError, ConfigError):
+        raise
+    except Exception as e:  # noqa: BLE001 - executing a config can raise anything
+        msg = str(e).splitlines()[0] if str(e) else ''
+        raise ConfigError(f'{path}: cannot load the config: {type(e).__name__}: {msg}') from None
+
+
+def _with_origin(e: Exception, path: str, cfg_options: Optional[dict]) -> Exception:
+    """Prefix a validation error with the config file; when the value it is about was given
+    with ``--cfg-options``, say so (the file does not hold it)."""
+    msg = str(e)
+    head = re.split(r'[: ]', msg, maxsplit=1)[0]
+    at = re.sub(r'\[(\d+)\]', r'.\1', head)
+    given = [k for k in (cfg_options or {}) if at and (k == at or k.startswith(at + '.'))]
+    note = ' (from --cfg-options ' + ', '.join(f'{k}={cfg_options[k]!r}' for k in given) + ')' if given else ''
+    return type(e)(f'{path}: {msg}{note}')
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """``Config.fromfile`` + ``--cfg-options`` merge + :func:`validate_config`."""
-    cfg = Config.fromfile(path)
+    """Read ``path``, merge ``--cfg-options``, import ``custom_imports``, and
+    :func:`validate_config`; every error names the config file."""
+    cfg = read_config_file(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if cfg.get('custom_imports'):
         from mmengine.utils import import_modules_from_strings
         import_modules_from_strings(**cfg['custom_imports'])
     cfg.setdefault('default_scope', 'irkit')
-    validate_config(cfg)
+    try:
+        validate_config(cfg)
+    except (ConfigKeyError, ConfigError) as e:
+        raise _with_origin(e, path, cfg_options) from None
     return cfg
 
 
-__all__ = ['load_config', 'validate_config', 'is_known_top_level', 'DictAction']
+__all__ = ['load_config', 'read_config_file', 'validate_config', 'check_argument_types',
+           'is_known_top_level', 'DictAction', 'ConfigError']

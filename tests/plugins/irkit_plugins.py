@@ -150,3 +150,15 @@ class FailsToBuild(nn.Module):
 
     def __init__(self) -> None:
         raise RuntimeError('FailsToBuild was built')
+
+
+@ARCHS.register_module()
+class BrokenForward(nn.Module):
+    """A net with a bug: its forward multiplies tensors of incompatible shapes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x) @ torch.zeros(5, 7)

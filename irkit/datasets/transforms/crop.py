@@ -19,10 +19,15 @@ __all__ = ['PairedRandomCrop', 'RandomCrop', 'CenterCrop', 'PadToMultiple', 'Cro
 _PAD_MODES = ('reflect', 'symmetric', 'edge', 'constant')
 
 
-def _hw(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    h, w = size
+def _hw(size: Union[int, Sequence[int]], name: str = 'size') -> Tuple[int, int]:
+    """``(h, w)`` of an int or a pair; both must be positive integers."""
+    try:
+        h, w = (size, size) if isinstance(size, (int, float)) else size
+        ok = all(float(v).is_integer() and v > 0 for v in (h, w)) and not isinstance(h, bool)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f'{name} must be a positive int or (h, w) of positive ints, got {size!r}')
     return int(h), int(w)
 
 
@@ -69,7 +74,7 @@ class PairedRandomCrop(BaseTransform):
     def __init__(self, gt_patch_size: Union[int, Sequence[int]], scale: Optional[int] = None,
                  gt_key: str = 'gt', lq_key: str = 'lq', pad_mode: Optional[str] = None,
                  seed: Optional[int] = None) -> None:
-        self.gt_patch_size = _hw(gt_patch_size)
+        self.gt_patch_size = _hw(gt_patch_size, 'gt_patch_size')
         self.scale = scale
         self.gt_key, self.lq_key = gt_key, lq_key
         if pad_mode is not None and pad_mode not in _PAD_MODES:
@@ -119,7 +124,7 @@ class RandomCrop(BaseTransform):
     def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
                  pad_mode: Optional[str] = 'reflect', seed: Optional[int] = None) -> None:
         self.keys = to_keys(keys)
-        self.crop_size = _hw(crop_size)
+        self.crop_size = _hw(crop_size, 'crop_size')
         if pad_mode is not None and pad_mode not in _PAD_MODES:
             raise ValueError(f'pad_mode must be None or one of {_PAD_MODES}, got {pad_mode!r}')
         self.pad_mode = pad_mode
@@ -156,7 +161,7 @@ class CenterCrop(BaseTransform):
     def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
                  pad_mode: Optional[str] = None) -> None:
         self.keys = to_keys(keys)
-        self.crop_size = _hw(crop_size)
+        self.crop_size = _hw(crop_size, 'crop_size')
         self.pad_mode = pad_mode
 
     def transform(self, results: dict) -> dict:
