@@ -42,6 +42,22 @@ def build(root: str, rng) -> str:
     return db
 
 
+def damages(data: bytes, psize: int, rng, per_page: int):
+    """``(description, damaged bytes, 'truncation'|'mutation')``: ``data`` cut at every page
+    boundary and mid-page, then 1-8 random bytes overwritten ``per_page`` times in every page
+    (half of them within the first 64 bytes: page header and node offsets)."""
+    n_pages = len(data) // psize
+    for size in sorted({i * psize for i in range(n_pages)} | {i * psize + psize // 2 for i in range(n_pages)}):
+        yield f'truncated to {size} bytes', data[:size], 'truncation'
+    for page in range(n_pages):
+        for _ in range(per_page):
+            buf = bytearray(data)
+            n = int(rng.integers(1, 9))
+            off = page * psize + int(rng.integers(0, 64 if rng.random() < 0.5 else psize - n))
+            buf[off:off + n] = rng.bytes(n)
+            yield f'{n} bytes at {off} (page {page})', bytes(buf), 'mutation'
+
+
 def read_all(db: str, keys) -> dict:
     """Outcome counts of reading every key: 'same', 'other bytes', 'LmdbError', 'LmdbKeyError'."""
     out = {}
@@ -99,17 +115,9 @@ def main(argv=None) -> int:
         for k, v in counts.items():
             outcomes[k] = outcomes.get(k, 0) + v
 
-    for size in sorted({i * psize for i in range(n_pages)} | {i * psize + psize // 2 for i in range(n_pages)}):
-        summary['truncations'] += 1
-        attempt(f'truncated to {size} bytes', data[:size], summary['truncation_outcomes'])
-    for page in range(n_pages):
-        for _ in range(args.mutations_per_page):
-            buf = bytearray(data)
-            n = int(rng.integers(1, 9))
-            off = page * psize + int(rng.integers(0, 64 if rng.random() < 0.5 else psize - n))
-            buf[off:off + n] = rng.bytes(n)
-            summary['mutations'] += 1
-            attempt(f'{n} bytes at {off} (page {page})', bytes(buf), summary['mutation_outcomes'])
+    for what, payload, kind in damages(data, psize, rng, args.mutations_per_page):
+        summary['truncations' if kind == 'truncation' else 'mutations'] += 1
+        attempt(what, payload, summary[f'{kind}_outcomes'])
     print(json.dumps(summary))
     return 1 if summary['failures'] else 0
 
