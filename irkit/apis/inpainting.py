@@ -16,7 +16,6 @@ import os
 import os.path as osp
 from typing import Optional, Union
 
-import cv2
 import numpy as np
 import torch
 
