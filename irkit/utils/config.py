@@ -151,30 +151,32 @@ def check_argument_types(cls, args: dict, where: str) -> None:
 
 
 def _check_nested(cfg: Any, where: str) -> None:
-    """Arguments and value types of the typed dicts inside a model config (``generator=``,
-    ``losses=[...]``, ...) found in irkit's model registries; other types are left to their
-    builders."""
+    """Value types of the typed dicts inside a model config (``generator=``, ``losses=[...]``)
+    found in irkit's model registries. Argument names are left to the builders: a model may
+    read extra keys of an entry itself (e.g. ``GANInpaintor``'s ``pred=``/``region=``)."""
     import irkit.registry as R
     items = cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, (list, tuple)) else ()
     for k, v in items:
         here = f'{where}.{k}' if isinstance(k, str) else f'{where}[{k}]'
         if isinstance(v, dict) and isinstance(v.get('type'), str):
             for reg in (R.MODELS, R.ARCHS, R.LOSSES):
-                if reg.get(v['type']) is not None:
-                    _check_typed(v, reg, here)
+                cls = reg.get(v['type'])
+                if cls is not None:
+                    check_argument_types(cls, {a: b for a, b in v.items() if a != 'type'}, here)
                     break
         if isinstance(v, (dict, list, tuple)):
             _check_nested(v, here)
 
 
 def _check_transform_values(t: Any, registry, where: str) -> None:
-    """Build one of irkit's own (light) transforms to run its argument checks now, with the
+    """Run a transform's own side-effect-free argument checks (``check_args``) now, with the
     config location in the message (``crop_size=0`` instead of a failure in a convolution)."""
     cls = registry.get(t['type']) if isinstance(t, dict) and isinstance(t.get('type'), str) else None
-    if cls is None or not getattr(cls, '__module__', '').startswith('irkit.datasets.transforms'):
+    check = getattr(cls, 'check_args', None)
+    if check is None:
         return
     try:
-        cls(**{k: v for k, v in t.items() if k != 'type'})
+        check(**{k: v for k, v in t.items() if k != 'type'})
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where} ({t['type']}): {e}") from None
 

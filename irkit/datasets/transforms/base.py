@@ -74,6 +74,15 @@ class BaseTransform:
             return worker_rng()
         return sample_rng(self.seed, results, type(self).__name__)
 
+    @classmethod
+    def check_args(cls, **kwargs) -> None:
+        """Check constructor arguments without side effects; raise ``ValueError``.
+
+        Called when a config is loaded (:func:`irkit.utils.config.validate_config`), so a
+        bad value (``crop_size=0``) is reported with its place in the config before any
+        data is read. The default checks nothing.
+        """
+
     def transform(self, results: dict) -> dict:  # pragma: no cover - abstract
         raise TypeError(f'{type(self).__name__} must implement transform()')
 

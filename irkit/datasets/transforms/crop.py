@@ -71,6 +71,11 @@ class PairedRandomCrop(BaseTransform):
 
     at_inference = 'drop'
 
+    @classmethod
+    def check_args(cls, **kwargs) -> None:
+        if 'gt_patch_size' in kwargs:
+            _hw(kwargs['gt_patch_size'], 'gt_patch_size')
+
     def __init__(self, gt_patch_size: Union[int, Sequence[int]], scale: Optional[int] = None,
                  gt_key: str = 'gt', lq_key: str = 'lq', pad_mode: Optional[str] = None,
                  seed: Optional[int] = None) -> None:
@@ -121,6 +126,11 @@ class RandomCrop(BaseTransform):
 
     at_inference = 'drop'
 
+    @classmethod
+    def check_args(cls, **kwargs) -> None:
+        if 'crop_size' in kwargs:
+            _hw(kwargs['crop_size'], 'crop_size')
+
     def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
                  pad_mode: Optional[str] = 'reflect', seed: Optional[int] = None) -> None:
         self.keys = to_keys(keys)
@@ -157,6 +167,11 @@ class CenterCrop(BaseTransform):
     """
 
     at_inference = 'drop'
+
+    @classmethod
+    def check_args(cls, **kwargs) -> None:
+        if 'crop_size' in kwargs:
+            _hw(kwargs['crop_size'], 'crop_size')
 
     def __init__(self, keys: Union[str, Sequence[str]], crop_size: Union[int, Sequence[int]],
                  pad_mode: Optional[str] = None) -> None:
