@@ -89,8 +89,8 @@ def safe_load(path: PathLike, map_location: Any = 'cpu') -> Any:
         return _load_safetensors(path, head, size, map_location)
     if not head.startswith(b'PK\x03\x04') and head[:1] != b'\x80':
         raise CorruptCheckpointError(
-            f'{path} is not a checkpoint: it is neither a PyTorch file (zip archive or pickle) nor '
-            f'safetensors (it starts with {head!r})')
+            f'{path} is not a checkpoint: it is neither a torch.save file (a zip archive or a '
+            f'protocol-2+ stream) nor safetensors (it starts with {head!r})')
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             obj = torch.load(str(path), map_location=map_location, weights_only=True)
