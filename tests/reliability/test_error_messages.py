@@ -110,7 +110,7 @@ def test_inpaint_py_and_converters_print_one_line(tmp_path, capsys):
     assert code == 1 and 'huge.safetensors is not a readable safetensors file' in line
     img = tmp_path / 'img.png'
     cv2.imwrite(str(img), np.zeros((16, 16, 3), np.uint8))
-    (tmp_path / 'mask.png').write_text('not an image')
+    cv2.imwrite(str(tmp_path / 'mask.png'), np.zeros((16, 16), np.uint8))
     (tmp_path / 'ck.pth').write_bytes(b'nope')
     code, line = _cli(capsys, 'inpaint', [os.path.join(ROOT, 'configs/mat_places.py'), str(tmp_path / 'ck.pth'),
                                           '--img', str(img), '--mask', str(tmp_path / 'mask.png'),

@@ -152,6 +152,7 @@ def test_float_image_with_nan_or_out_of_range_values_is_refused(tmp_path, bad):
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_with_nan_weight_is_refused_unless_allowed(tmp_path):
     ck, last = _ckpt(tmp_path, 'nan.pth', nan=True)
     _png(tmp_path / 'in' / 'a.png')

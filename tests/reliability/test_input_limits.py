@@ -95,11 +95,11 @@ def test_oversized_image_is_refused_before_decoding(tmp_path):
     code = f'''
 import traceback
 from irkit.datasets import ImageFolderDataset
-from irkit.apis.restoration import load_image
+from irkit.apis.restoration import read_rgb
 from irkit.apis.inpainting import read_mask
 from irkit.fileio.lmdb import make_lmdb
 for name, call in [('dataset', lambda: ImageFolderDataset({str(tmp_path / 'src')!r})[0]),
-                   ('restore', lambda: load_image({str(big)!r})),
+                   ('restore', lambda: read_rgb({str(big)!r})),
                    ('mask', lambda: read_mask({str(big)!r})),
                    ('lmdb', lambda: make_lmdb({str(tmp_path / 'src')!r}, {str(tmp_path / 'x.lmdb')!r}, progress=False))]:
     try:

@@ -93,6 +93,7 @@ def test_kill_during_slow_save_leaves_previous_checkpoint(tmp_path):
     assert safe_load(wd / 'iter_3.pth')['meta']['iter'] == 3
 
 
+@pytest.mark.slow
 def test_resume_auto_falls_back_to_the_newest_checkpoint_that_loads(tmp_path):
     """iter_3.pth truncated, a weight inside iter_2.pth changed on disk: --resume auto says
     which it skipped and why, resumes from iter_1.pth and trains on."""

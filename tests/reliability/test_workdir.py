@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.helpers import ROOT, run_tool
 from tests.reliability._cfg import write_cfg
 
@@ -15,6 +17,7 @@ def _train(cfg, wd, *extra):
     return [sys.executable, 'tools/train.py', cfg, '--work-dir', str(wd), *extra]
 
 
+@pytest.mark.slow
 def test_second_training_on_a_work_dir_is_refused_and_a_killed_ones_lock_taken_over(tmp_path):
     wd = tmp_path / 'wd'
     slow = write_cfg(tmp_path / 'slow.py', "[dict(type='SlowIterHook', seconds=0.5)]", iters=60)
