@@ -1,12 +1,14 @@
 """One training run per work dir: a lock file naming its owner, held for the process's lifetime.
 
 Two trainings writing to one work dir overwrite and prune each other's checkpoints. The
-first one takes ``{work_dir}/.irkit-train.lock``: an exclusive ``flock`` held until the
-process exits (the kernel drops it when the process dies, even by SIGKILL), and in the file
+first one takes ``{work_dir}/.irkit-train.lock``: an exclusive POSIX record lock
+(``fcntl.lockf``) held until the process exits (the kernel drops it when the process dies, even
+by SIGKILL; unlike ``flock`` it is not inherited by forked DataLoader workers, which can outlive a
+killed trainer for a moment), and in the file
 the owner's pid, host, start time and command line, which the second run's error names.
 A run that ends normally or with an exception empties the file; a file still naming an
 owner when its lock is free is the leftover of a killed run: the next run takes it over
-and says so. Where ``flock`` is not supported the owner's pid is checked instead (same
+and says so. Where locks are not supported the owner's pid is checked instead (same
 host), and a lock held from another host is left to the user to remove.
 """
 from __future__ import annotations
@@ -83,10 +85,11 @@ class WorkDirLock:
     def _lock(self, fd: int) -> dict:
         import fcntl
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise self._locked_by(self._read(fd)) from None
-        except OSError as e:  # no flock on this file system: judge by the owner's pid
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                raise self._locked_by(self._read(fd)) from None
+            # no locks on this file system: judge by the owner's pid
             if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
                 raise
             owner = self._read(fd)
