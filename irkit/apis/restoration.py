@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -125,16 +125,49 @@ def _as_input(img: Union[str, os.PathLike, np.ndarray, torch.Tensor], name: str)
     return np.ascontiguousarray(t.permute(1, 2, 0).numpy())
 
 
+class count_passes:
+    """Context manager calling ``progress(done, total)`` after each call of the model's networks.
+
+    Counts forward calls of ``model.generator`` and ``model.generator_ema`` (the networks
+    every irkit model runs at inference: one call per tile, per self-ensemble flip, per
+    diffusion step); ``total`` is the expected count where the model knows it
+    (``Restorer.num_passes``), else ``None``.
+    """
+
+    def __init__(self, model: torch.nn.Module, progress: Optional[Callable[[int, Optional[int]], None]],
+                 total: Optional[int] = None) -> None:
+        self.model, self.progress, self.total, self.done, self._handles = model, progress, total, 0, []
+
+    def _hook(self, *_) -> None:
+        self.done += 1
+        self.progress(self.done, self.total)
+
+    def __enter__(self) -> 'count_passes':
+        if self.progress is not None:
+            for name in ('generator', 'generator_ema'):
+                net = getattr(self.model, name, None)
+                if isinstance(net, torch.nn.Module):
+                    self._handles.append(net.register_forward_hook(self._hook))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
 @torch.no_grad()
 def restore(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor, Dict[str, Any]],
-            tile: Optional[int] = None, tile_overlap: Optional[int] = None) -> torch.Tensor:
+            tile: Optional[int] = None, tile_overlap: Optional[int] = None,
+            progress: Optional[Callable[[int, Optional[int]], None]] = None) -> torch.Tensor:
     """Restore one image with the config's test pipeline and the model's inference.
 
     ``img``: a path, an HxWx3 uint8 RGB array or a (1x)3xHxW tensor in [0,1]; for configs
     with several inputs (dual-pixel: ``lq_l``, ``lq_r``) a dict ``{entry: path or array}``.
     Files are decoded as the config's test pipeline decodes them (grey, alpha, 16-bit,
     channel order). Returns a 3xHxW float tensor in [0,1] on the CPU. ``tile`` overrides the
-    model's tiling for this call (bounded memory on large images).
+    model's tiling for this call (bounded memory on large images). ``progress(done, total)``
+    is called after each network pass (:class:`count_passes`).
     """
     inputs = inference_inputs(model)
     if isinstance(img, dict):
@@ -157,7 +190,10 @@ def restore(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor, Di
     if tile_overlap is not None:
         model.tile_overlap = tile_overlap
     try:
-        out = model.predict(batch)
+        x = batch.get(getattr(model, 'input_key', 'lq'))
+        total = model.num_passes(*x.shape[-2:]) if hasattr(model, 'num_passes') and torch.is_tensor(x) else None
+        with count_passes(model, progress, total):
+            out = model.predict(batch)
     finally:
         if hasattr(model, 'tile'):
             model.tile, model.tile_overlap = old
@@ -226,4 +262,4 @@ def plan_outputs(inputs: Iterable[str], out_dir: str, ext: str = '.png') -> List
 
 
 __all__ = ['init_model', 'restore', 'read_rgb', 'list_images', 'plan_outputs', 'inference_inputs',
-           'inference_pipeline', 'to_batch']
+           'inference_pipeline', 'to_batch', 'count_passes']
