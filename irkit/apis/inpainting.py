@@ -69,25 +69,24 @@ def hole_boxes(known: torch.Tensor, margin: int) -> List[Tuple[int, int, int, in
     """
     if margin < 0:
         raise ValueError(f'crop_margin must be >= 0, got {margin}')
+    from scipy.sparse.csgraph import connected_components
     k = known.detach().cpu().numpy()
     h, w = k.shape
     n, _, stats, _ = cv2.connectedComponentsWithStats((k < 0.5).astype(np.uint8), connectivity=8)
-    boxes = [[max(y - margin, 0), max(x - margin, 0), min(y + bh + margin, h), min(x + bw + margin, w)]
-             for x, y, bw, bh, _ in stats[1:n].tolist()]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return sorted(tuple(b) for b in boxes)
+    if n <= 1:
+        return []
+    x, y, bw, bh = (stats[1:n, i].astype(np.int64) for i in range(4))
+    boxes = np.stack([np.maximum(y - margin, 0), np.maximum(x - margin, 0),
+                      np.minimum(y + bh + margin, h), np.minimum(x + bw + margin, w)], axis=1)
+    while True:  # merge every group of overlapping boxes into its bounding box, until none overlap
+        t, l, b, r = (boxes[:, i] for i in range(4))
+        overlap = (t[:, None] < b[None]) & (t[None] < b[:, None]) & (l[:, None] < r[None]) & (l[None] < r[:, None])
+        count, label = connected_components(overlap, directed=False)
+        if count == len(boxes):
+            break
+        boxes = np.stack([np.concatenate([boxes[label == g, :2].min(0), boxes[label == g, 2:].max(0)])
+                          for g in range(count)])
+    return sorted(tuple(int(v) for v in box) for box in boxes)
 
 
 def inpaint_with_strategy(run: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], image: torch.Tensor,

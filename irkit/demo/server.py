@@ -162,7 +162,8 @@ def _api_reference(spec: dict) -> str:
             plist = ''.join(f'<tr><td><code>{html.escape(n)}</code></td><td>{html.escape(w)}</td>'
                             f'<td>{html.escape(str(t))}</td><td>{"yes" if r else ""}</td><td>{html.escape(d)}</td></tr>'
                             for n, w, t, r, d in params)
-            responses = ', '.join(f'{c}: {html.escape(r.get("description", ""))}' for c, r in op.get('responses', {}).items())
+            responses = ', '.join(f'{c}: {html.escape(r.get("description", ""))}'
+                                  for c, r in op.get('responses', {}).items())
             rows.append(f'<section><h2><span class="m">{method.upper()}</span> <code>{html.escape(path)}</code></h2>'
                         f'<p>{html.escape(op.get("summary", ""))}</p><p>{html.escape(op.get("description", ""))}</p>'
                         + (f'<table><tr><th>field</th><th>in</th><th>type</th><th>required</th><th>about</th></tr>'
@@ -373,5 +374,6 @@ def serve(models: Sequence[DemoModel], host: str = '127.0.0.1', port: int = 7860
     print(f'irkit demo: http://{shown}:{port}/  (REST API reference: http://{shown}:{port}/docs)')
     for m in models:
         print(f'  {m.name}: {m.task}, {m.config}, weights: {m.weights}')
-    print(f'  output folder: {osp.abspath(out_dir)}' + ('' if save_results else ' (uploads only; --save keeps results)'))
+    print(f'  output folder: {osp.abspath(out_dir)}'
+          + ('' if save_results else ' (uploads only; --save keeps results)'))
     uvicorn.run(app, host=host, port=port, log_level='warning')

@@ -33,6 +33,13 @@ def test_hole_boxes_grow_clip_and_merge():
     assert hole_boxes(known, 12) == [(0, 63, 15, 80), (8, 18, 42, 57)]  # rows overlap, columns do not
     assert hole_boxes(known, 20) == [(0, 10, 50, 80)]  # grown boxes overlap: merged into one
     assert hole_boxes(torch.ones(8, 8), 4) == []
+    # A and B overlap once grown; C overlaps neither, only the box merging them
+    chain = torch.ones(20, 20)
+    chain[1:5, 1:5] = 0       # A: grown by 1 -> (0, 0, 6, 6)
+    chain[6:9, 6:9] = 0       # B: (5, 5, 10, 10), overlaps A
+    chain[1, 8] = 0           # C: (0, 7, 3, 10), inside A-B's box (0, 0, 10, 10) only
+    chain[15:17, 15:17] = 0   # D: (14, 14, 18, 18), on its own
+    assert hole_boxes(chain, 1) == [(0, 0, 10, 10), (14, 14, 18, 18)]
 
 
 def test_whole_keeps_known_pixels_and_reports_one_pass(model):

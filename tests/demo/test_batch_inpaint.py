@@ -84,3 +84,18 @@ def test_plan_refuses_to_overwrite_inputs_or_mix_folders(tool, setup):
     os.remove(s['masks'] / 'a.png')
     with pytest.raises(ValueError, match=r'1 image\(s\) have no mask in .*: a.png'):
         tool.plan(str(s['imgs']), str(s['tmp'] / 'o'), mask_dir=str(s['masks']))
+
+
+def test_single_image_tool_takes_the_strategy(setup, repo_root):
+    s = setup
+    spec = importlib.util.spec_from_file_location('inpaint_tool', os.path.join(repo_root, 'tools/inpaint.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = s['tmp'] / 'one.png'
+    mod.main([s['cfg'], s['ckpt'], '--img', str(s['imgs'] / 'a.png'), '--mask', str(s['masks'] / 'a.png'),
+              '--out', str(out), '--strategy', 'resize', '--resize-limit', '16'])
+    expected = inpaint(s['model'], str(s['imgs'] / 'a.png'), str(s['masks'] / 'a.png'), strategy='resize',
+                       resize_limit=16)
+    assert not torch.equal(expected, inpaint(s['model'], str(s['imgs'] / 'a.png'), str(s['masks'] / 'a.png')))
+    got = decode_rgb(out.read_bytes())
+    assert np.array_equal(got, (expected.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))

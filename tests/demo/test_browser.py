@@ -9,7 +9,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from irkit.apis import restore
 
@@ -150,7 +149,8 @@ def test_restoration_page_returns_the_api_result(browser, server, demo_models, t
     path = open_page(browser, server, 'demo_denoise', tmp_path, img)
     assert browser.find_element('id', 'restore-tools').is_displayed()
     assert not browser.find_element('id', 'mask-canvas').is_displayed()
-    browser.execute_script('document.getElementById("tile").value = 32; document.getElementById("tile-overlap").value = 8;')
+    browser.execute_script('document.getElementById("tile").value = 32;'
+                           'document.getElementById("tile-overlap").value = 8;')
     browser.find_element('id', 'run').click()
     wait(browser, 'return document.body.dataset.state === "done"')
     out = decode_rgb(blob(browser, 'download'))
