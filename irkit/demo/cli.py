@@ -12,7 +12,8 @@ __all__ = ['main', 'parse_args', 'missing_extra']
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from irkit.utils.config import DictAction
     p = argparse.ArgumentParser(
-        prog='tools/demo.py', description='Web demo and REST API over irkit models (docs/demo.md)',
+        usage='%(prog)s CONFIG [CHECKPOINT] [--config CONFIG [CHECKPOINT]] ... [options]',
+        description='Web demo and REST API over irkit models (docs/demo.md)',
         epilog='example: tools/demo.py configs/demo_denoise.py work_dirs/demo_denoise/iter_800.pth '
                '--config configs/aotgan_places.py')
     p.add_argument('config', help='config file or model-zoo name')

@@ -79,7 +79,8 @@ class Workspace:
         """Write a result PNG under ``results/`` without overwriting anything."""
         from irkit.hooks.visualization import safe_name
         os.makedirs(self.results, exist_ok=True)
-        stem = f"{time.strftime('%Y%m%d-%H%M%S')}_{safe_name(model)}_{safe_name(osp.splitext(filename or 'image')[0])}"
+        base = osp.splitext(osp.basename((filename or 'image').replace('\\', '/')))[0]
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}_{safe_name(model)}_{safe_name(base)}"
         for i in range(1000):
             path = osp.join(self.results, f'{stem}{"" if i == 0 else f"_{i}"}.png')
             try:
@@ -251,7 +252,7 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
                     os.remove(p)
                 except FileNotFoundError:
                     pass
-        stem = osp.splitext(osp.basename(uploads['image'].filename or 'image'))[0]
+        stem = osp.splitext(osp.basename((uploads['image'].filename or 'image').replace('\\', '/')))[0]
         headers = {'Content-Disposition': f'attachment; filename="{re.sub(r"[^A-Za-z0-9_.-]", "_", stem)}_'
                                           f'{re.sub(r"[^A-Za-z0-9_.-]", "_", dm.name)}.png"',
                    'X-Irkit-Model': dm.name, 'X-Image-Size': f'{out.shape[-1]}x{out.shape[-2]}'}

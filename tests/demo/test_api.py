@@ -106,9 +106,12 @@ def test_bad_inputs_get_one_line_messages(server):
 
 
 def test_only_the_output_folder_is_written(server):
-    saved = sorted(os.listdir(server.out / 'results'))
-    assert saved and all(n.endswith('.png') for n in saved)
-    assert sorted(os.listdir(server.out)) == ['.uploads', 'results']
+    status, headers, body = request(f'{server.url}/api/v1/restore', files={'image': ('../../evil name.png',
+                                                                                    png_bytes(image()))})
+    saved = headers['x-irkit-saved']                                  # --save: results/<time>_<model>_<name>.png
+    assert status == 200 and saved.startswith('results/') and saved.endswith('_demo_denoise_evil_name.png')
+    assert (server.out / saved).read_bytes() == body
+    assert sorted(os.listdir(server.out)) == ['.uploads', 'results'] and not os.listdir(server.out / '.uploads')
 
 
 def test_preview_decodes_images_and_masks(server):
