@@ -46,8 +46,31 @@ class DemoModel:
             info.update(strategies=list(STRATEGIES), resize_to=io.resize_to, pad_multiple=io.pad_multiple)
         else:
             info.update(tile=getattr(self.model, 'tile', None), tile_overlap=getattr(self.model, 'tile_overlap', None),
-                        tiling=hasattr(self.model, 'tile'))
+                        tiling=hasattr(self.model, 'tile'), degradation=self.degradation())
         return info
+
+    def degradation(self) -> Optional[str]:
+        """The transforms the test pipeline synthesises the input with (``None``: it reads degraded files)."""
+        if self.task != 'restoration':
+            return None
+        from irkit.apis.restoration import inference_pipeline
+        gt_key = getattr(self.model, 'gt_key', 'gt')
+        if gt_key in self.inputs:
+            return None
+        try:
+            steps = inference_pipeline(self.model, [gt_key]).cfg
+        except (KeyError, ValueError, TypeError):
+            return None
+        made = [t for t in steps if t.get('out_key') in self.inputs]
+        if not made:
+            return None
+        return ', '.join(t['type'] + '(' + ', '.join(f'{k}={v!r}' for k, v in t.items()
+                                                     if k not in ('type', 'key', 'out_key')) + ')' for t in made)
+
+    def degrade(self, path: str) -> torch.Tensor:
+        """The input the test pipeline synthesises from the clean image at ``path``."""
+        from irkit.apis.restoration import degrade
+        return degrade(self.model, path)
 
     def run(self, files: Dict[str, str], options: dict, progress: Optional[Progress] = None) -> torch.Tensor:
         """Inpaint or restore the given files (paths: ``image``, ``mask`` / further inputs by name).
@@ -58,8 +81,13 @@ class DemoModel:
             from irkit.apis.inpainting import inpaint
             return inpaint(self.model, files['image'], files['mask'], progress=progress, **options)
         from irkit.apis.restoration import restore
-        img = files['image'] if len(self.inputs) == 1 else \
-            {k: files['image'] if i == 0 else files[k] for i, k in enumerate(self.inputs)}
+        options = dict(options)
+        if options.pop('degrade', False):
+            img = {getattr(self.model, 'gt_key', 'gt'): files['image']}
+        elif len(self.inputs) == 1:
+            img = files['image']
+        else:
+            img = {k: files['image'] if i == 0 else files[k] for i, k in enumerate(self.inputs)}
         return restore(self.model, img, progress=progress, **options)
 
 

@@ -33,7 +33,11 @@ _JOB_ID = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 
 
 class UploadLimit:
-    """ASGI middleware: request bodies need a ``Content-Length`` of at most ``max_bytes``."""
+    """ASGI middleware: request bodies need a ``Content-Length`` of at most ``max_bytes``.
+
+    A body up to 4x over the limit is read and dropped before the 413 answer, so that
+    clients still sending see the message; larger ones get the answer at once.
+    """
 
     def __init__(self, app: Callable, max_bytes: int) -> None:
         self.app, self.max_bytes = app, int(max_bytes)
@@ -44,6 +48,9 @@ class UploadLimit:
             if length is None or not length.isdigit():
                 return await self._reject(send, 411, 'uploads need a Content-Length header')
             if int(length) > self.max_bytes:
+                if int(length) <= 4 * self.max_bytes:  # read it first, so the client gets the answer
+                    while (await receive()).get('more_body', False):
+                        pass
                 return await self._reject(send, 413, f'upload of {int(length) / 2 ** 20:.1f} MiB exceeds the '
                                           f'limit of {self.max_bytes / 2 ** 20:.1f} MiB (--max-upload-mb)')
         await self.app(scope, receive, send)
@@ -67,13 +74,26 @@ class Workspace:
         os.makedirs(self.uploads, exist_ok=True)
 
     def write_upload(self, data: bytes, filename: Optional[str]) -> str:
-        """Write an upload under a fresh random name (the user's name is never a path)."""
-        ext = osp.splitext(filename or '')[1].lower()
-        ext = ext if re.fullmatch(r'\.[a-z0-9]{1,5}', ext) else '.img'
-        path = osp.join(self.uploads, uuid.uuid4().hex + ext)
+        """Write an upload as ``.uploads/<random>/<name>``: the folder is fresh, the name is the
+        user's file name made safe (it is the sample key, e.g. of seeded test degradations)."""
+        from irkit.hooks.visualization import safe_name
+        base = osp.basename((filename or '').replace('\\', '/'))
+        stem, ext = osp.splitext(base)
+        ext = ext.lower() if re.fullmatch(r'\.[A-Za-z0-9]{1,5}', ext) else '.img'
+        folder = osp.join(self.uploads, uuid.uuid4().hex)
+        os.mkdir(folder)
+        path = osp.join(folder, safe_name(stem)[:64] + ext)
         with open(path, 'xb') as f:
             f.write(data)
         return path
+
+    @staticmethod
+    def remove_upload(path: str) -> None:
+        try:
+            os.remove(path)
+            os.rmdir(osp.dirname(path))
+        except FileNotFoundError:
+            pass
 
     def save_result(self, png: bytes, model: str, filename: Optional[str]) -> str:
         """Write a result PNG under ``results/`` without overwriting anything."""
@@ -214,11 +234,12 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
             raise HTTPException(404, f"unknown model '{name}'; loaded: {', '.join(by_name)}")
         m = by_name[name]
         if m.task != task:
-            raise HTTPException(400, f"model '{name}' is a {m.task} model; use {API}/"
+            raise HTTPException(400, f"model '{name}' is for {m.task}; use {API}/"
                                      f"{'inpaint' if m.task == 'inpainting' else 'restore'}")
         return m
 
-    def execute(dm: DemoModel, uploads: Dict[str, Any], options: dict, job: Optional[str]) -> Response:
+    def execute(dm: DemoModel, uploads: Dict[str, Any], options: dict, job: Optional[str],
+                what: str = 'run') -> Response:
         if job is not None and not _JOB_ID.match(job):
             raise HTTPException(400, 'job must be 1-64 letters, digits, - or _')
         jobs.update(job, stage='decoding')
@@ -234,7 +255,10 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
             jobs.update(job, stage='waiting for the model')
             with lock:
                 jobs.update(job, stage='running')
-                out = dm.run(paths, options, lambda done, total: jobs.update(job, done=done, total=total))
+                if what == 'degrade':
+                    out = dm.degrade(paths['image'])
+                else:
+                    out = dm.run(paths, options, lambda done, total: jobs.update(job, done=done, total=total))
             png = encode_png(out)
         except USER_ERRORS as e:
             msg = _one_line(e, names)
@@ -248,15 +272,12 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
             raise HTTPException(500, msg) from None
         finally:
             for p in paths.values():
-                try:
-                    os.remove(p)
-                except FileNotFoundError:
-                    pass
+                space.remove_upload(p)
         stem = osp.splitext(osp.basename((uploads['image'].filename or 'image').replace('\\', '/')))[0]
         headers = {'Content-Disposition': f'attachment; filename="{re.sub(r"[^A-Za-z0-9_.-]", "_", stem)}_'
                                           f'{re.sub(r"[^A-Za-z0-9_.-]", "_", dm.name)}.png"',
                    'X-Irkit-Model': dm.name, 'X-Image-Size': f'{out.shape[-1]}x{out.shape[-2]}'}
-        if save_results:
+        if save_results and what == 'run':
             headers['X-Irkit-Saved'] = osp.relpath(space.save_result(png, dm.name, uploads['image'].filename),
                                                    space.root)
         jobs.update(job, stage='done')
@@ -273,6 +294,11 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
     @app.get('/docs', include_in_schema=False)
     def docs():
         return HTMLResponse(_api_reference(app.openapi()))
+
+    @app.get(f'{API}/server', summary='The server\'s settings',
+             description='version, max_upload_mb, save_results (the page checks file sizes before uploading).')
+    def server_settings() -> dict:
+        return dict(version=irkit.__version__, max_upload_mb=max_upload_mb, save_results=save_results)
 
     @app.get(f'{API}/models', summary='The loaded models',
              description='name, task (inpainting / restoration), config, weights (the checkpoint, or "random '
@@ -317,6 +343,8 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
             model: Optional[str] = Form(None, description='model name (default: the first restoration model)'),
             tile: int = Form(0, ge=0, description='tile size for large images (0: the config\'s setting)'),
             tile_overlap: Optional[int] = Form(None, ge=0, description='tile overlap (default: the config\'s)'),
+            degrade: bool = Form(False, description='the image is clean: restore the input the config\'s test '
+                                                    'pipeline synthesises from it (see /api/v1/degrade)'),
             job: Optional[str] = Form(None, description='an id to poll /api/v1/progress/{job} with')) -> Response:
         from starlette.concurrency import run_in_threadpool
         dm = pick(model, 'restoration')
@@ -329,8 +357,18 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
                                              f"({', '.join(dm.inputs)}): send the first as image and the "
                                              f"others as file fields {', '.join(dm.inputs[1:])}")
                 uploads[key] = form[key]
-        options = dict(tile=tile or None, tile_overlap=tile_overlap)
+        options = dict(tile=tile or None, tile_overlap=tile_overlap, degrade=degrade)
         return await run_in_threadpool(execute, dm, uploads, options, job)
+
+    @app.post(f'{API}/degrade', summary='The benchmark degradation of a clean image', responses=png_response,
+              response_class=Response,
+              description='For configs whose test pipeline synthesises the input (the demo\'s Gaussian noise): the '
+                          'degraded image the model gets with degrade=true, fixed per file name as in testing.')
+    def degrade_endpoint(
+            image: UploadFile = File(..., description='a clean image'),
+            model: Optional[str] = Form(None, description='model name (default: the first restoration model)')
+    ) -> Response:
+        return execute(pick(model, 'restoration'), {'image': image}, {}, None, what='degrade')
 
     @app.post(f'{API}/preview', summary='Decode an image or a mask as the server reads it',
               responses={200: {'content': {'image/png': {}}, 'description': '8-bit RGB PNG (a mask: white = hole)'},
@@ -356,7 +394,7 @@ def create_app(models: Sequence[DemoModel], out_dir: str, max_upload_mb: float =
         except USER_ERRORS as e:
             raise HTTPException(400, _one_line(e, {path: label})) from None
         finally:
-            os.remove(path)
+            space.remove_upload(path)
         import torch
         img = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1) / 255.0))
         return Response(encode_png(img), media_type='image/png',

@@ -31,6 +31,7 @@ def test_models_endpoint_names_task_config_and_weights(server):
     assert status == 200 and set(models) == {'demo_denoise', 'toy_inpaint'}
     assert models['demo_denoise']['task'] == 'restoration' and models['demo_denoise']['inputs'] == ['lq']
     assert models['demo_denoise']['config'].endswith('configs/demo_denoise.py')
+    assert models['demo_denoise']['degradation'] == 'AddGaussianNoise(sigma=25, seed=0)'
     assert models['toy_inpaint']['task'] == 'inpainting'
     assert models['toy_inpaint']['strategies'] == ['whole', 'crop', 'resize']
     assert all(m['weights'] == 'random initialisation (no checkpoint given)' for m in models.values())
@@ -82,6 +83,25 @@ def test_restore_endpoint_tiles_and_reports_progress(server, demo_models, tmp_pa
     assert (json.loads(body)['done'], json.loads(body)['total']) == (6, 6)
 
 
+def test_degrade_is_the_test_sets_input_and_restore_degrade_restores_it(server, demo_models, repo_root):
+    from mmengine.config import Config
+
+    from irkit.registry import DATASETS
+    clean = open(f'{repo_root}/data/demo/test/chelsea.png', 'rb').read()
+    # independent: the sample tools/test.py evaluates (noise fixed by the config's seed and the key 'chelsea')
+    cfg = Config.fromfile(f'{repo_root}/configs/demo_denoise.py')
+    ds = DATASETS.build({**cfg.test_dataloader.dataset, 'data_root': f'{repo_root}/data/demo/test'})
+    sample = next(ds[i] for i in range(len(ds)) if ds[i]['key'] == 'chelsea')
+    status, _, body = request(f'{server.url}/api/v1/degrade', files={'image': ('chelsea.png', clean)})
+    assert status == 200 and np.array_equal(decode_rgb(body), to_uint8(sample['lq']))
+    assert not np.array_equal(decode_rgb(body), to_uint8(sample['gt']))
+    status, _, body = request(f'{server.url}/api/v1/restore', fields={'degrade': 'true'},
+                              files={'image': ('chelsea.png', clean)})
+    model = demo_models[0].model
+    expected = model.predict(model.data_preprocessor({k: [v] for k, v in sample.items()})['batch'])[0]['pred']
+    assert status == 200 and np.array_equal(decode_rgb(body), to_uint8(expected))
+
+
 def test_bad_inputs_get_one_line_messages(server):
     img = png_bytes(image())
     cases = [
@@ -93,9 +113,11 @@ def test_bad_inputs_get_one_line_messages(server):
         ('inpaint', {'strategy': 'tile'}, {'image': ('a.png', img), 'mask': ('m.png', png_bytes(hole_mask()))}, 400,
          "strategy must be one of whole, crop, resize, got 'tile'"),
         ('inpaint', {'model': 'demo_denoise'}, {'image': ('a.png', img), 'mask': ('m.png', img)}, 400,
-         "model 'demo_denoise' is a restoration model; use /api/v1/restore"),
+         "model 'demo_denoise' is for restoration; use /api/v1/restore"),
         ('restore', {'model': 'nope'}, {'image': ('a.png', img)}, 404,
          "unknown model 'nope'; loaded: demo_denoise, toy_inpaint"),
+        ('degrade', {'model': 'toy_inpaint'}, {'image': ('a.png', img)}, 400,
+         "model 'toy_inpaint' is for inpainting; use /api/v1/inpaint"),
         ('restore', {}, {'image': ('big.png', b'\0' * (1 << 20))}, 413,
          'exceeds the limit of 1.0 MiB (--max-upload-mb)'),
     ]

@@ -159,6 +159,27 @@ def test_restoration_page_returns_the_api_result(browser, server, demo_models, t
     assert np.array_equal(out, (expected.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
 
 
+def test_clean_upload_degraded_by_the_test_pipeline(browser, server, demo_models, repo_root):
+    from selenium.webdriver.support.ui import Select
+
+    from irkit.apis.restoration import degrade
+    browser.get(server.url)
+    wait(browser, 'return document.body.dataset.state === "idle"')
+    Select(browser.find_element('id', 'model')).select_by_value('demo_denoise')
+    assert 'AddGaussianNoise(sigma=25, seed=0)' in browser.find_element('id', 'degrade-label').text
+    path = f'{repo_root}/data/demo/test/chelsea.png'
+    browser.find_element('id', 'image-file').send_keys(path)
+    wait(browser, 'return document.getElementById("image-canvas").width === 451')
+    browser.find_element('id', 'degrade').click()
+    browser.find_element('id', 'run').click()
+    wait(browser, 'return document.body.dataset.state === "done"')
+    model = demo_models[0].model
+    to8 = lambda t: (t.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # noqa: E731
+    assert np.array_equal(decode_rgb(blob(browser, 'input-img')), to8(degrade(model, path)))
+    assert np.array_equal(decode_rgb(blob(browser, 'download')), to8(restore(model, {'gt': path})))
+    assert browser.find_element('id', 'gt-fig').is_displayed()
+
+
 def test_a_bad_file_gets_a_one_line_message(browser, server, tmp_path):
     browser.get(server.url)
     wait(browser, 'return document.body.dataset.state === "idle"')
@@ -169,3 +190,9 @@ def test_a_bad_file_gets_a_one_line_message(browser, server, tmp_path):
     msg = browser.find_element('id', 'message').text
     assert msg.startswith("image 'holiday.jpg': cannot decode image") and '\n' not in msg
     assert browser.find_element('id', 'run').get_attribute('disabled') is not None
+    big = tmp_path / 'huge.png'
+    big.write_bytes(b'\0' * (3 << 19))                      # 1.5 MiB; this server takes 1 MiB
+    browser.find_element('id', 'image-file').send_keys(str(big))
+    wait(browser, 'return document.getElementById("message").textContent.startsWith("huge.png")')
+    assert browser.find_element('id', 'message').text == \
+        'huge.png is 1.5 MiB; this server accepts uploads up to 1 MiB (--max-upload-mb)'

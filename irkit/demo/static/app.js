@@ -4,7 +4,7 @@
 const API = '/api/v1';
 const $ = (id) => document.getElementById(id);
 const state = {
-  models: [], model: null, imageFile: null, inputURL: null, resultURL: null, maskURL: null,
+  models: [], model: null, imageFile: null, inputURL: null, resultURL: null, maskURL: null, degradedURL: null,
   tool: 'brush', drawing: false, last: null, undo: [], busy: false,
 };
 const imageCanvas = $('image-canvas');
@@ -37,6 +37,8 @@ function newJobId() {
 
 // ------------------------------------------------------------------ models
 async function loadModels() {
+  const settings = await fetch(`${API}/server`);
+  if (settings.ok) state.server = await settings.json();
   const resp = await fetch(`${API}/models`);
   if (!resp.ok) { setMessage(`cannot list the models: ${await errorText(resp)}`, true); return; }
   state.models = await resp.json();
@@ -66,6 +68,9 @@ function selectModel(name) {
     $('tile').value = m.tile || 0;
     if (m.tile_overlap != null) $('tile-overlap').value = m.tile_overlap;
     $('tile').disabled = $('tile-overlap').disabled = !m.tiling;
+    $('degrade-label').hidden = !m.degradation;
+    $('degradation').textContent = m.degradation || '';
+    if (!m.degradation) $('degrade').checked = false;
   }
   maskCanvas.style.display = m.task === 'inpainting' ? '' : 'none';
   if (m.inputs.length > 1) setMessage(`${m.name} takes ${m.inputs.length} images (${m.inputs.join(', ')}): use the REST API for it`, true);
@@ -77,7 +82,16 @@ function updateRun() {
 }
 
 // ------------------------------------------------------------------ image and mask upload
+function checkSize(file) {
+  const limit = state.server ? state.server.max_upload_mb : null;
+  if (limit && file.size > limit * 1048576) {
+    throw new Error(`${file.name} is ${(file.size / 1048576).toFixed(1)} MiB; this server accepts uploads up to ` +
+      `${limit} MiB (--max-upload-mb)`);
+  }
+}
+
 async function preview(file, asMask) {
+  checkSize(file);
   const form = new FormData();
   form.append('image', file, file.name);
   form.append('as_mask', asMask ? 'true' : 'false');
@@ -224,7 +238,9 @@ async function run() {
   } else {
     form.append('tile', $('tile').value || '0');
     if ($('tile-overlap').value !== '') form.append('tile_overlap', $('tile-overlap').value);
+    form.append('degrade', $('degrade').checked ? 'true' : 'false');
   }
+  const degrade = m.task === 'restoration' && $('degrade').checked;
   state.busy = true;
   updateRun();
   setState('running');
@@ -234,11 +250,20 @@ async function run() {
   const t0 = performance.now();
   const timer = setInterval(() => pollProgress(job, t0), 300);
   try {
+    let degraded = null;
+    if (degrade) {  // the degraded input the model gets, to show beside the result
+      const dform = new FormData();
+      dform.append('image', state.imageFile, state.imageFile.name);
+      dform.append('model', m.name);
+      const dresp = await fetch(`${API}/degrade`, { method: 'POST', body: dform });
+      if (!dresp.ok) throw new Error(await errorText(dresp));
+      degraded = await dresp.blob();
+    }
     const resp = await fetch(`${API}/${m.task === 'inpainting' ? 'inpaint' : 'restore'}`, { method: 'POST', body: form });
     if (!resp.ok) throw new Error(await errorText(resp));
     const blob = await resp.blob();
     const name = (resp.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/);
-    showResult(blob, maskBlobValue, name ? name[1] : 'result.png');
+    showResult(blob, maskBlobValue, name ? name[1] : 'result.png', degraded);
     setMessage(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${resp.headers.get('X-Image-Size') || ''} ` +
       `with ${m.name} (weights: ${m.weights})`);
     setState('done');
@@ -268,12 +293,15 @@ async function pollProgress(job, t0) {
   $('progress-text').textContent = `${p ? p.stage : 'uploading'}${passes} · ${secs} s`;
 }
 
-function showResult(blob, mask, filename) {
-  if (state.resultURL) URL.revokeObjectURL(state.resultURL);
-  if (state.maskURL) URL.revokeObjectURL(state.maskURL);
+function showResult(blob, mask, filename, degraded) {
+  for (const u of [state.resultURL, state.maskURL, state.degradedURL]) if (u) URL.revokeObjectURL(u);
   state.resultURL = URL.createObjectURL(blob);
   state.maskURL = mask ? URL.createObjectURL(mask) : null;
-  $('input-img').src = $('compare-before').src = state.inputURL;
+  state.degradedURL = degraded ? URL.createObjectURL(degraded) : null;
+  $('input-img').src = $('compare-before').src = state.degradedURL || state.inputURL;
+  $('input-caption').textContent = degraded ? 'input (degraded by the test pipeline)' : 'input';
+  $('gt-fig').hidden = !degraded;
+  if (degraded) $('gt-img').src = state.inputURL;
   $('result-img').src = $('compare-after').src = state.resultURL;
   $('mask-fig').hidden = !mask;
   if (mask) $('mask-img').src = state.maskURL;
