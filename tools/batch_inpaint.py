@@ -7,13 +7,12 @@
 Images are found recursively; ``photos/a/b.jpg`` takes ``masks/a/b.<any image extension>``
 (white = hole; ``--mask-white-known`` for MAT's released masks) and is written to
 ``results/a/b.png``. Everything is checked before the model is loaded: every image has
-exactly one mask, no two outputs share a name (``b.jpg`` and ``b.png`` become ``b_jpg.png``
-and ``b_png.png``), no output is an input, and existing outputs are kept unless
-``--overwrite`` (or skipped with ``--skip-existing``). An image that fails is reported and
-the others go on; the exit status is 1 if any failed.
+exactly one mask, the outputs follow ``tools/restore.py``'s rules (no output folder inside an
+input folder, no output replacing an input, no two inputs written to one file), and existing
+outputs are kept unless ``--overwrite`` (or skipped with ``--skip-existing``). An image that
+fails is reported and the others go on; the exit status is 1 if any failed.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from collections import defaultdict
@@ -43,75 +42,60 @@ def parse_args(argv=None) -> argparse.Namespace:
     existing.add_argument('--overwrite', action='store_true', help='replace existing outputs (never inputs)')
     existing.add_argument('--skip-existing', action='store_true', help='leave images with an output alone')
     p.add_argument('--device', default=None)
+    p.add_argument('--allow-nonfinite', action='store_true',
+                   help='load a checkpoint whose weights hold NaN/Inf (refused by default)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)
 
 
-def _real(path: str) -> str:
-    return osp.normcase(osp.realpath(path))
-
-
-def _inside(path: str, folder: str) -> bool:
-    path, folder = _real(path), _real(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+def _overlap(a: str, b: str) -> bool:
+    a, b = osp.realpath(a), osp.realpath(b)
+    return osp.commonpath([a, b]) in (a, b)
 
 
 def plan(img_dir: str, out_dir: str, mask_dir: Optional[str] = None,
          mask: Optional[str] = None) -> List[Tuple[str, str, str]]:
-    """``(image, mask, output)`` paths for every image, or a ``ValueError`` saying what is wrong."""
-    from irkit.apis import list_images
+    """``(image, mask, output)`` for every image, or an error saying what is wrong.
+
+    Outputs follow :func:`irkit.apis.plan_outputs` (the rules of ``tools/restore.py``).
+    """
+    from irkit.apis import list_images, plan_outputs
     if not osp.isdir(img_dir):
         raise FileNotFoundError(f'--img-dir not found: {img_dir}')
     if mask_dir is not None:
         if not osp.isdir(mask_dir):
             raise FileNotFoundError(f'--mask-dir not found: {mask_dir}')
-        if _inside(mask_dir, img_dir) or _inside(img_dir, mask_dir):
+        if _overlap(mask_dir, img_dir):
             raise ValueError(f'--mask-dir {mask_dir} and --img-dir {img_dir} overlap: keep the masks in a '
                              'folder of their own')
     elif not osp.isfile(mask):
         raise FileNotFoundError(f'--mask not found: {mask}')
-    images = list_images([img_dir])
-    if not images:
+    jobs = plan_outputs([img_dir], out_dir)
+    if not jobs:
         raise ValueError(f'no images in {img_dir}')
-    rel = {p: osp.relpath(p, img_dir) for p in images}
-
+    if mask_dir is None:
+        if any(osp.realpath(dst) == osp.realpath(mask) for _, dst in jobs):
+            raise ValueError(f'an output would overwrite the mask {mask}; choose another --out')
+        return [(src, mask, dst) for src, dst in jobs]
+    by_stem = defaultdict(list)
+    for m in list_images([mask_dir]):
+        by_stem[osp.splitext(osp.relpath(m, mask_dir))[0]].append(m)
     masks: Dict[str, str] = {}
-    if mask_dir is not None:
-        by_stem = defaultdict(list)
-        for m in list_images([mask_dir]):
-            by_stem[osp.splitext(osp.relpath(m, mask_dir))[0]].append(m)
-        missing, ambiguous = [], []
-        for p in images:
-            found = by_stem.get(osp.splitext(rel[p])[0], [])
-            if len(found) == 1:
-                masks[p] = found[0]
-            else:
-                (missing if not found else ambiguous).append(rel[p])
-        if missing:
-            raise ValueError(f'{len(missing)} image(s) have no mask in {mask_dir}: {", ".join(missing[:5])}'
-                             + (' ...' if len(missing) > 5 else ''))
-        if ambiguous:
-            raise ValueError(f'{len(ambiguous)} image(s) have several masks in {mask_dir} (same name, other '
-                             f'extensions): {", ".join(ambiguous[:5])}' + (' ...' if len(ambiguous) > 5 else ''))
-    else:
-        masks = {p: mask for p in images}
-
-    names = defaultdict(list)
-    for p in images:
-        names[osp.splitext(rel[p])[0]].append(p)
-    outputs = {}
-    for stem, group in names.items():
-        for p in group:
-            suffix = '' if len(group) == 1 else '_' + osp.splitext(p)[1][1:].lower()
-            outputs[p] = osp.join(out_dir, stem + suffix + '.png')
-    clashes = [o for o in outputs.values() if list(outputs.values()).count(o) > 1]
-    if clashes:
-        raise ValueError(f'outputs would collide: {", ".join(sorted(set(clashes))[:5])}; rename the inputs')
-    inputs = {_real(p) for p in images} | {_real(m) for m in masks.values()}
-    overwritten = [o for o in outputs.values() if _real(o) in inputs]
-    if overwritten:
-        raise ValueError(f'outputs would overwrite inputs ({", ".join(overwritten[:5])}): choose another --out')
-    return [(p, masks[p], outputs[p]) for p in images]
+    missing, ambiguous = [], []
+    for src, _ in jobs:
+        rel = osp.relpath(src, img_dir)
+        found = by_stem.get(osp.splitext(rel)[0], [])
+        if len(found) == 1:
+            masks[src] = found[0]
+        else:
+            (missing if not found else ambiguous).append(rel)
+    for what, names in (('no mask', missing), ('several masks (same name, other extensions)', ambiguous)):
+        if names:
+            raise ValueError(f'{len(names)} image(s) have {what} in {mask_dir}: {", ".join(names[:5])}'
+                             + (' ...' if len(names) > 5 else ''))
+    if any(_overlap(dst, mask_dir) for _, dst in jobs):
+        raise ValueError(f'--out {out_dir} is inside --mask-dir {mask_dir}; choose another folder')
+    return [(src, masks[src], dst) for src, dst in jobs]
 
 
 def main(argv=None) -> int:
@@ -141,6 +125,7 @@ def main(argv=None) -> int:
             failed.append(str(e) if img in str(e) else f'{img}: {e}')
             continue
         save_rgb(result, out)
+        tqdm.write(f'{img} -> {out}')
     print(f'wrote {len(jobs) - len(failed)} image(s) to {args.out}'
           + (f' ({len(existing)} existing skipped)' if args.skip_existing and existing else ''))
     for line in failed:

@@ -30,6 +30,7 @@ import os
 import os.path as osp
 from typing import Callable, List, Optional, Tuple, Union
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -32,7 +32,7 @@ def setup(tmp_path):
     imgs, masks = tmp_path / 'imgs', tmp_path / 'masks'
     (imgs / 'sub').mkdir(parents=True)
     (masks / 'sub').mkdir(parents=True)
-    files = {'a.png': (24, 32), 'sub/b.jpg': (20, 28), 'sub/b.png': (20, 28)}
+    files = {'a.png': (24, 32), 'sub/b.jpg': (20, 28)}
     for name, (h, w) in files.items():
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         cv2.imwrite(str(imgs / name), img[..., ::-1].copy(), [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -47,21 +47,25 @@ def test_mask_folder_run_matches_the_api_and_never_collides(tool, setup):
     s, out = setup, setup['tmp'] / 'out'
     base = [s['cfg'], s['ckpt'], '--img-dir', str(s['imgs']), '--out', str(out), '--strategy', 'crop',
             '--crop-margin', '4', '--seed', '3']
-    with pytest.raises(ValueError, match=r"2 image.s. have several masks in .*: sub.b.jpg, sub.b.png"):
-        (s['masks'] / 'sub' / 'b.png').write_bytes(b'x')     # b.bmp and b.png: which one?
-        tool.main(base + ['--mask-dir', str(s['masks'])])
+    (s['imgs'] / 'sub' / 'b.png').write_bytes((s['masks'] / 'a.png').read_bytes())
+    with pytest.raises(ValueError, match=r'2 inputs would be written to the same output file .*sub.b.png'):
+        tool.main(base + ['--mask-dir', str(s['masks'])])                 # sub/b.jpg and sub/b.png
+    os.remove(s['imgs'] / 'sub' / 'b.png')
+    (s['masks'] / 'sub' / 'b.png').write_bytes(b'x')
+    with pytest.raises(ValueError, match=r'1 image.s. have several masks .* in .*: sub.b.jpg'):
+        tool.main(base + ['--mask-dir', str(s['masks'])])                 # masks sub/b.bmp and sub/b.png
     os.remove(s['masks'] / 'sub' / 'b.png')
+    assert not out.exists()                                               # nothing written so far
     assert tool.main(base + ['--mask-dir', str(s['masks'])]) == 0
     written = sorted(os.path.relpath(os.path.join(r, f), out) for r, _, fs in os.walk(out) for f in fs)
-    assert written == ['a.png', 'sub/b_jpg.png', 'sub/b_png.png']       # b.jpg and b.png do not collide
-    for name, result in (('a.png', 'a.png'), ('sub/b.jpg', 'sub/b_jpg.png')):
-        mask = 'a.png' if name == 'a.png' else 'sub/b.bmp'
+    assert written == ['a.png', 'sub/b.png']
+    for name, mask, result in (('a.png', 'a.png', 'a.png'), ('sub/b.jpg', 'sub/b.bmp', 'sub/b.png')):
         expected = inpaint(s['model'], str(s['imgs'] / name), str(s['masks'] / mask), seed=3, strategy='crop',
                            crop_margin=4)
         got = decode_rgb((out / result).read_bytes())
         assert np.array_equal(got, (expected.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
     # a second run keeps what exists unless asked
-    with pytest.raises(SystemExit, match='3 output.s. exist already'):
+    with pytest.raises(SystemExit, match='2 output.s. exist already'):
         tool.main(base + ['--mask-dir', str(s['masks'])])
     assert tool.main(base + ['--mask-dir', str(s['masks']), '--skip-existing']) == 0
 
@@ -72,13 +76,15 @@ def test_one_mask_for_all_and_failures_are_reported(tool, setup, capsys):
                     '--out', str(out)])
     err = capsys.readouterr().err
     assert rc == 1 and os.path.isfile(out / 'a.png')                   # a.png matches the mask's size
-    assert err.count('failed: ') == 2 and 'differs from the image size (20, 28)' in err
+    assert err.count('failed: ') == 1 and 'differs from the image size (20, 28)' in err
 
 
 def test_plan_refuses_to_overwrite_inputs_or_mix_folders(tool, setup):
     s = setup
-    with pytest.raises(ValueError, match='outputs would overwrite inputs'):
-        tool.plan(str(s['imgs']), str(s['imgs']), mask=str(s['masks'] / 'a.png'))
+    with pytest.raises(ValueError, match='is the input folder .* or inside it'):
+        tool.plan(str(s['imgs']), str(s['imgs'] / 'sub'), mask=str(s['masks'] / 'a.png'))
+    with pytest.raises(ValueError, match='inside --mask-dir'):
+        tool.plan(str(s['imgs']), str(s['masks'] / 'out'), mask_dir=str(s['masks']))
     with pytest.raises(ValueError, match='overlap: keep the masks in a folder of their own'):
         tool.plan(str(s['imgs']), str(s['tmp'] / 'o'), mask_dir=str(s['imgs'] / 'sub'))
     os.remove(s['masks'] / 'a.png')
