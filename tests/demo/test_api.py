@@ -127,6 +127,15 @@ def test_bad_inputs_get_one_line_messages(server):
     assert not os.listdir(server.out / '.uploads')      # every upload was removed again
 
 
+def test_the_decoded_pixel_limit_applies_to_uploads(server, monkeypatch):
+    monkeypatch.setenv('IRKIT_MAX_IMAGE_PIXELS', '1000')               # 48 x 64 = 3072 pixels
+    img = png_bytes(image())
+    for endpoint, files in (('restore', {'image': ('wide.png', img)}), ('preview', {'image': ('wide.png', img)}),
+                            ('inpaint', {'image': ('wide.png', img), 'mask': ('m.png', png_bytes(hole_mask()))})):
+        status, _, body = request(f'{server.url}/api/v1/{endpoint}', files=files)
+        assert status == 400 and detail(body).startswith("image 'wide.png': ") and '3072' in detail(body), body
+
+
 def test_only_the_output_folder_is_written(server):
     status, headers, body = request(f'{server.url}/api/v1/restore', files={'image': ('../../evil name.png',
                                                                                     png_bytes(image()))})
