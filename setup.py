@@ -38,12 +38,15 @@ setup(
         'tensorboard',
     ] + MMCV,
     extras_require={
-        'dev': ['pytest', 'scikit-image', 'matplotlib', 'scikit-learn'],
+        'dev': ['pytest', 'scikit-image', 'matplotlib', 'scikit-learn', 'selenium'],
         # P-IDS / U-IDS: scikit-learn's LinearSVC, as MAT's evaluation script
         'metrics': ['scikit-learn'],
         'leaderboard': ['matplotlib', 'pyyaml'],
         'diffusion': ['diffusers', 'transformers'],
+        'demo': ['fastapi', 'uvicorn', 'python-multipart'],
     },
+    package_data={'irkit.demo': ['static/*']},
+    entry_points={'console_scripts': ['irkit-demo = irkit.demo.cli:run']},
     include_package_data=True,
     zip_safe=False,
 )

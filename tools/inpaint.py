@@ -26,6 +26,10 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=240, help='seed of z and the style-manipulation draws')
     p.add_argument('--mask-white-known', action='store_true', help="mask convention of MAT's released masks")
     p.add_argument('--noise-mode', choices=['const', 'random', 'none'], default=None, help='MAT only')
+    p.add_argument('--strategy', choices=['whole', 'crop', 'resize'], default='whole',
+                   help='high-resolution strategy (docs/demo.md)')
+    p.add_argument('--crop-margin', type=int, default=128, help='crop: context pixels around each hole')
+    p.add_argument('--resize-limit', type=int, default=1280, help='resize: long side to shrink to')
     p.add_argument('--device', default='cpu')
     p.add_argument('--allow-nonfinite', action='store_true',
                    help='load a checkpoint whose weights hold NaN/Inf (refused by default)')
@@ -58,7 +62,8 @@ def main(argv=None):
                        allow_nonfinite=args.allow_nonfinite)
     try:
         out = inpaint(model, args.img, args.mask, seed=args.seed, white_is_hole=not args.mask_white_known,
-                      noise_mode=args.noise_mode)
+                      noise_mode=args.noise_mode, strategy=args.strategy, crop_margin=args.crop_margin,
+                      resize_limit=args.resize_limit)
     except (ValueError, TypeError) as e:
         raise SystemExit(f'inpaint: {e}')
     remove_stale_temps(osp.dirname(osp.abspath(args.out)))

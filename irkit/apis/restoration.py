@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -125,31 +125,96 @@ def _as_input(img: Union[str, os.PathLike, np.ndarray, torch.Tensor], name: str)
     return np.ascontiguousarray(t.permute(1, 2, 0).numpy())
 
 
+def _key(img: Union[str, np.ndarray]) -> str:
+    """The sample key of a user file (its name without extension), as datasets key test images."""
+    return osp.splitext(osp.basename(img))[0] if isinstance(img, str) else 'image'
+
+
+def _synthesised(model: torch.nn.Module, clean: Union[str, np.ndarray, torch.Tensor]) -> dict:
+    gt_key = getattr(model, 'gt_key', 'gt')
+    files = {gt_key: _as_input(clean, gt_key)}
+    sample = inference_pipeline(model, [gt_key])(files, key=_key(files[gt_key]))
+    missing = [k for k in inference_inputs(model) if k not in sample]
+    if missing:
+        raise ValueError(f"this config's test pipeline reads its input {missing[0]!r} from files instead of "
+                         f"synthesising it from '{gt_key}': pass the degraded image itself")
+    return sample
+
+
+def degrade(model: torch.nn.Module, clean: Union[str, np.ndarray, torch.Tensor]) -> torch.Tensor:
+    """The input a config's test pipeline synthesises from a clean image (its benchmark degradation).
+
+    E.g. the demo's Gaussian noise (sigma 25), fixed per image by the config's seed and the
+    file name, as ``tools/test.py`` makes it. Returns the (first) input, CxHxW in [0, 1];
+    a ``ValueError`` for configs whose test pipeline reads degraded files.
+    """
+    sample = _synthesised(model, clean)
+    return sample[inference_inputs(model)[0]].float()
+
+
+class count_passes:
+    """Context manager calling ``progress(done, total)`` after each call of the model's networks.
+
+    Counts forward calls of ``model.generator`` and ``model.generator_ema`` (the networks
+    every irkit model runs at inference: one call per tile, per self-ensemble flip, per
+    diffusion step); ``total`` is the expected count where the model knows it
+    (``Restorer.num_passes``), else ``None``.
+    """
+
+    def __init__(self, model: torch.nn.Module, progress: Optional[Callable[[int, Optional[int]], None]],
+                 total: Optional[int] = None) -> None:
+        self.model, self.progress, self.total, self.done, self._handles = model, progress, total, 0, []
+
+    def _hook(self, *_) -> None:
+        self.done += 1
+        self.progress(self.done, self.total)
+
+    def __enter__(self) -> 'count_passes':
+        if self.progress is not None:
+            for name in ('generator', 'generator_ema'):
+                net = getattr(self.model, name, None)
+                if isinstance(net, torch.nn.Module):
+                    self._handles.append(net.register_forward_hook(self._hook))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
 @torch.no_grad()
 def restore(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor, Dict[str, Any]],
-            tile: Optional[int] = None, tile_overlap: Optional[int] = None) -> torch.Tensor:
+            tile: Optional[int] = None, tile_overlap: Optional[int] = None,
+            progress: Optional[Callable[[int, Optional[int]], None]] = None) -> torch.Tensor:
     """Restore one image with the config's test pipeline and the model's inference.
 
     ``img``: a path, an HxWx3 uint8 RGB array or a (1x)3xHxW tensor in [0,1]; for configs
-    with several inputs (dual-pixel: ``lq_l``, ``lq_r``) a dict ``{entry: path or array}``.
+    with several inputs (dual-pixel: ``lq_l``, ``lq_r``) a dict ``{entry: path or array}``;
+    ``{'gt': clean image}`` restores the input the test pipeline synthesises from it
+    (:func:`degrade`).
     Files are decoded as the config's test pipeline decodes them (grey, alpha, 16-bit,
     channel order). Returns a 3xHxW float tensor in [0,1] on the CPU. ``tile`` overrides the
-    model's tiling for this call (bounded memory on large images).
+    model's tiling for this call (bounded memory on large images). ``progress(done, total)``
+    is called after each network pass (:class:`count_passes`).
     """
     inputs = inference_inputs(model)
-    if isinstance(img, dict):
-        unknown = [k for k in img if k not in inputs]
-        if unknown:
-            raise KeyError(f"restore(): this config takes the inputs {inputs}, not {unknown}")
-        files = {k: _as_input(v, k) for k, v in img.items()}
-    elif len(inputs) > 1:
-        raise ValueError(f'this config takes {len(inputs)} input images ({", ".join(inputs)}): pass a dict '
-                         f'{{{", ".join(repr(k) + ": path" for k in inputs)}}}')
+    gt_key = getattr(model, 'gt_key', 'gt')
+    if isinstance(img, dict) and list(img) == [gt_key]:
+        sample = _synthesised(model, img[gt_key])
     else:
-        files = {inputs[0]: _as_input(img, 'img')}
-    name = osp.splitext(osp.basename(next(iter(files.values()))))[0] \
-        if isinstance(next(iter(files.values())), str) else 'image'
-    sample = inference_pipeline(model, inputs)(files, key=name)
+        if isinstance(img, dict):
+            unknown = [k for k in img if k not in inputs]
+            if unknown:
+                raise KeyError(f"restore(): this config takes the inputs {inputs} (or the ground truth "
+                               f"'{gt_key}' alone, degraded by its test pipeline), not {unknown}")
+            files = {k: _as_input(v, k) for k, v in img.items()}
+        elif len(inputs) > 1:
+            raise ValueError(f'this config takes {len(inputs)} input images ({", ".join(inputs)}): pass a dict '
+                             f'{{{", ".join(repr(k) + ": path" for k in inputs)}}}')
+        else:
+            files = {inputs[0]: _as_input(img, 'img')}
+        sample = inference_pipeline(model, inputs)(files, key=_key(next(iter(files.values()))))
     batch = to_batch(model, sample)
     old = (getattr(model, 'tile', None), getattr(model, 'tile_overlap', None))
     if tile is not None:
@@ -157,7 +222,10 @@ def restore(model: torch.nn.Module, img: Union[str, np.ndarray, torch.Tensor, Di
     if tile_overlap is not None:
         model.tile_overlap = tile_overlap
     try:
-        out = model.predict(batch)
+        x = batch.get(getattr(model, 'input_key', 'lq'))
+        total = model.num_passes(*x.shape[-2:]) if hasattr(model, 'num_passes') and torch.is_tensor(x) else None
+        with count_passes(model, progress, total):
+            out = model.predict(batch)
     finally:
         if hasattr(model, 'tile'):
             model.tile, model.tile_overlap = old
@@ -226,4 +294,4 @@ def plan_outputs(inputs: Iterable[str], out_dir: str, ext: str = '.png') -> List
 
 
 __all__ = ['init_model', 'restore', 'read_rgb', 'list_images', 'plan_outputs', 'inference_inputs',
-           'inference_pipeline', 'to_batch']
+           'inference_pipeline', 'to_batch', 'count_passes', 'degrade']

@@ -1,7 +1,7 @@
 """The generic restoration model: an arch, weighted losses, and any-size inference."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -52,21 +52,28 @@ def _ramp(n: int, overlap: int, start_inside: bool, end_inside: bool, device, dt
     return w
 
 
-def tiled_forward(fn, x: torch.Tensor, tile: int, overlap: int, multiple: int = 1) -> torch.Tensor:
-    """Run ``fn`` on overlapping tiles of ``x`` (NCHW) and blend them.
+def tile_grid(h: int, w: int, tile: int, overlap: int, multiple: int = 1) -> Tuple[int, List[int], List[int]]:
+    """The tiling of an ``h x w`` image: ``(tile size, top starts, left starts)``.
 
-    Tiles are ``tile`` pixels (rounded down to ``multiple``), step ``tile -
-    overlap``; see :func:`_ramp` for the blending. Memory is bounded by the tile
-    size.
+    Tiles are ``tile`` pixels (rounded down to ``multiple``), step ``tile - overlap``.
     """
     tile = max(multiple, tile // multiple * multiple)
     if overlap >= tile:
         raise ValueError(f'tile_overlap ({overlap}) must be smaller than tile ({tile})')
+    return tile, _starts(h, tile, tile - overlap), _starts(w, tile, tile - overlap)
+
+
+def tiled_forward(fn, x: torch.Tensor, tile: int, overlap: int, multiple: int = 1) -> torch.Tensor:
+    """Run ``fn`` on overlapping tiles of ``x`` (NCHW) and blend them.
+
+    Tiles as :func:`tile_grid` lays them out; see :func:`_ramp` for the blending.
+    Memory is bounded by the tile size.
+    """
     n, _, h, w = x.shape
-    stride = tile - overlap
+    tile, tops, lefts = tile_grid(h, w, tile, overlap, multiple)
     out = weight = None
-    for top in _starts(h, tile, stride):
-        for left in _starts(w, tile, stride):
+    for top in tops:
+        for left in lefts:
             patch = x[..., top:top + tile, left:left + tile]
             y = fn(patch)
             if out is None:
@@ -186,6 +193,14 @@ class Restorer(BaseModel):
             return tiled_forward(self._padded, x, self.tile, self.tile_overlap, self.pad_multiple)
         return self._padded(x)
 
+    def num_passes(self, h: int, w: int) -> int:
+        """Generator calls :meth:`inference` makes on an ``h x w`` input (tiles x self-ensemble)."""
+        n = 1
+        if self.tile:
+            _, tops, lefts = tile_grid(h, w, self.tile, self.tile_overlap, self.pad_multiple)
+            n = len(tops) * len(lefts)
+        return n * (len(_FLIPS) if self.self_ensemble else 1)
+
     @torch.no_grad()
     def inference(self, x: torch.Tensor) -> torch.Tensor:
         """Restore an NCHW batch of any size (padding, tiling, self-ensemble)."""
@@ -204,4 +219,4 @@ class Restorer(BaseModel):
         return unbatch(shown, pred.shape[0], pred=pred)
 
 
-__all__ = ['Restorer', 'tiled_forward', 'pad_to_multiple']
+__all__ = ['Restorer', 'tiled_forward', 'tile_grid', 'pad_to_multiple']
