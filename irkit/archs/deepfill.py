@@ -217,13 +217,27 @@ class ContextualAttentionModule(nn.Module):
         row-major flattening, then of the column-major one (neighbouring queries that match
         neighbouring keys reinforce each other)."""
         n, h, w = scores.shape[0], grid[0], grid[1]
-        pad = (self.fuse_kernel_size - 1) // 2
-        kernel = self.fuse_kernel.to(scores)
-        scores = F.conv2d(scores.unsqueeze(1), kernel, padding=pad)  # (n, 1, Q, L), row-major
+        scores = self._correlate(scores)  # row-major
         # to column-major order on both axes: (qy, qx, ky, kx) -> (qx, qy, kx, ky)
-        scores = scores.reshape(n, h, w, h, w).permute(0, 2, 1, 4, 3).reshape(n, 1, w * h, w * h)
-        scores = F.conv2d(scores, kernel, padding=pad)
+        scores = scores.reshape(n, h, w, h, w).permute(0, 2, 1, 4, 3).reshape(n, w * h, w * h)
+        scores = self._correlate(scores)
         return scores.reshape(n, w, h, w, h).permute(0, 2, 1, 4, 3).reshape(n, h * w, h * w)
+
+    def _correlate(self, scores: torch.Tensor) -> torch.Tensor:
+        """``conv2d(scores, fuse_kernel, padding=k // 2)`` on the ``(query, key)`` matrix, as a sum
+        of shifted copies over the kernel's non-zero taps (the identity kernel: the diagonal), far
+        faster on CPU than a one-channel convolution of a ``Q x L`` image."""
+        k = self.fuse_kernel_size
+        r = (k - 1) // 2
+        q, l_ = scores.shape[-2:]
+        padded = F.pad(scores, (r, r, r, r))
+        kernel = self.fuse_kernel.reshape(k, k)
+        out = None
+        for i, j in kernel.nonzero().tolist():
+            term = padded[:, i:i + q, j:j + l_]
+            term = term if float(kernel[i, j]) == 1.0 else term * kernel[i, j].to(scores)
+            out = term if out is None else out + term
+        return torch.zeros_like(scores) if out is None else out
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, mask: Optional[torch.Tensor] = None):
         n, c = context.shape[:2]
