@@ -9,8 +9,8 @@ The official code is TensorFlow 1 (JiahuiYu/generative_inpainting). irkit follow
 PyTorch port (open-mmlab/mmagic v1.2.0, ``mmagic/models/editors/deepfillv1`` and
 ``deepfillv2``): same class names, constructor arguments (sub-networks as config dicts with
 ``type`` keys, built through irkit's ``ARCHS``), forward signatures and state-dict keys, so
-MMagic's released DeepFill checkpoints load with ``--format mmagic``; outputs equal MMagic's for
-the same weights (docs/methods/deepfillv1.md, deepfillv2.md).
+MMagic's released DeepFill checkpoints load through the official format ``mmagic``; outputs
+equal MMagic's for the same weights (docs/methods/deepfillv1.md, deepfillv2.md).
 
 Structure: :class:`DeepFillEncoderDecoder` = stage 1
 (:class:`~irkit.archs.common.gl_blocks.GLEncoderDecoder` of :class:`DeepFillEncoder`,

@@ -3,8 +3,8 @@
 Iizuka, Simo-Serra, Ishikawa, SIGGRAPH 2017
 (http://iizuka.cs.tsukuba.ac.jp/projects/completion/). The official release is Torch7/Lua
 inference only; irkit follows MMagic's PyTorch port (open-mmlab/mmagic v1.2.0,
-``mmagic/models/editors/global_local``) so that MMagic's released GL checkpoints load with
-``--format mmagic`` (``generator.*`` -> :class:`~irkit.archs.common.gl_blocks.GLEncoderDecoder`,
+``mmagic/models/editors/global_local``) so that MMagic's released GL checkpoints load through the
+official format ``mmagic`` (``generator.*`` -> :class:`~irkit.archs.common.gl_blocks.GLEncoderDecoder`,
 ``disc.*`` -> :class:`GLDiscs`).
 
 The completion network (:class:`GLEncoderDecoder`, :class:`GLEncoder`, :class:`GLDilationNeck`,

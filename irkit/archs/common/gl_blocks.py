@@ -3,7 +3,7 @@
 Iizuka, Simo-Serra, Ishikawa, "Globally and Locally Consistent Image Completion",
 SIGGRAPH 2017. Layout, argument names and state-dict keys of MMagic's port
 (``mmagic/models/editors/global_local``, open-mmlab/mmagic v1.2.0), whose released GL
-checkpoints load unchanged (``--format mmagic``). DeepFill v1/v2 reuse
+checkpoints load unchanged (official format ``mmagic``). DeepFill v1/v2 reuse
 :class:`GLEncoderDecoder` (as their first stage) and :class:`GLDilationNeck`.
 
 Layers are mmcv ``ConvModule`` s (keys ``<name>.conv.weight``, ``<name>.bn.*`` with a
