@@ -302,7 +302,9 @@ def irregular_mask(img_shape: Sequence[int], area_ratio_range: Sequence[float] =
 
 class _MaskFromShape(BaseTransform):
     """Shared size logic: a fixed ``img_shape`` (MMagic's ``mask_config['img_shape']``) or the size
-    of ``results[img_key]``."""
+    of ``results[img_key]``. At inference the user's mask replaces the generator."""
+
+    at_inference = 'mask'
 
     def _shape(self, results: dict) -> Tuple[int, int]:
         if self.img_shape is not None:
@@ -327,7 +329,9 @@ class GenerateBBoxMask(_MaskFromShape):
         img_shape: mask size ``(h, w)``; None = the size of ``results[img_key]``.
         key: where the mask goes (``H x W x 1`` float32, 1 = known).
         img_key: image giving the size when ``img_shape`` is None.
-        bbox_key: where the box ``(top, left, h, w)`` goes (MMagic: ``mask_bbox``).
+        bbox_key: where the box ``(top, left, h, w)`` goes (MMagic: ``mask_bbox``), an int64 array
+            (``default_collate`` stacks the boxes of a batch into ``N x 4``; list the key in
+            ``PackInputs(meta_keys=...)``).
         seed: None = fresh masks (training); an int = a fixed mask per sample key (evaluation).
     """
 
@@ -347,7 +351,7 @@ class GenerateBBoxMask(_MaskFromShape):
         shape = self._shape(results)
         bbox = random_bbox(shape, self.max_bbox_shape, self.max_bbox_delta, self.min_margin, self.rng(results))
         results[self.key] = bbox2mask(shape, bbox)
-        results[self.bbox_key] = bbox
+        results[self.bbox_key] = np.asarray(bbox, np.int64)  # collates to an (N, 4) tensor
         return results
 
 
