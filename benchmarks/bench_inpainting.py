@@ -199,7 +199,7 @@ def _mmagic_family_build(method: str):
         import copy
 
         import torch
-        from tests.archs import mmagic_inpainting_fixtures as fx
+        from tests.archs import mmagic_released_configs as fx
         cfg = copy.deepcopy(dict(glcic=fx.GL_GENERATOR, deepfillv1=fx.DEEPFILLV1_GENERATOR,
                                  deepfillv2=fx.DEEPFILLV2_GENERATOR)[method])
         if impl == 'mmagic':

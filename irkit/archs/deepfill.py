@@ -367,10 +367,11 @@ class DeepFillEncoderDecoder(nn.Module):
     stages. Stage 2 sees the stage-1 output pasted into the hole plus the ones and mask channels.
     """
 
-    #: MMagic's conventions (irkit configs set channel_order='bgr': MMagic trained on BGR)
+    #: MMagic's conventions (irkit configs set channel_order='bgr': MMagic trained on BGR); min_size: the
+    #: reflect padding of the dilation-16 convs at 1/4 resolution needs more than 16 px (68, padded to 72)
     inpaint_io = dict(value_range=(-1.0, 1.0), mask='hole', hole_fill=0.0, inputs='concat_ones',
                       mask_channels=1, outputs=('stage1', 'pred'), pad_multiple=8, pad_mode='symmetric',
-                      channel_order='rgb')
+                      min_size=72, channel_order='rgb')
 
     def __init__(self, stage1: dict = _DEFAULT_STAGE1, stage2: dict = dict(type='DeepFillRefiner'),
                  return_offset: bool = False) -> None:

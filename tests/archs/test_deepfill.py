@@ -12,30 +12,27 @@ from irkit.archs.deepfill import ContextualAttentionModule, DeepFillEncoderDecod
 from irkit.fileio.weights import read_official
 from irkit.registry import ARCHS
 
-from tests.archs.mmagic_inpainting_fixtures import (DEEPFILLV1_DISC, DEEPFILLV1_DISC_KEYS,
-                                                    DEEPFILLV1_GENERATOR, DEEPFILLV1_GENERATOR_KEYS,
-                                                    DEEPFILLV2_DISC, DEEPFILLV2_DISC_KEYS,
-                                                    DEEPFILLV2_GENERATOR, DEEPFILLV2_GENERATOR_KEYS)
+from tests.archs._helpers import assert_layout, load_layout
+from tests.archs.mmagic_released_configs import (DEEPFILLV1_DISC, DEEPFILLV1_GENERATOR, DEEPFILLV2_DISC,
+                                                 DEEPFILLV2_GENERATOR)
 
-
-def layout(net):
-    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+LAYOUTS = 'mmagic_inpainting_released_keys'
 
 
 def build(cfg):
     return ARCHS.build(copy.deepcopy(cfg))
 
 
-@pytest.mark.parametrize('cfg,keys,n_params', [
-    (DEEPFILLV1_GENERATOR, DEEPFILLV1_GENERATOR_KEYS, 3_601_542),
-    (DEEPFILLV1_DISC, DEEPFILLV1_DISC_KEYS, 7_072_770),
-    (DEEPFILLV2_GENERATOR, DEEPFILLV2_GENERATOR_KEYS, 4_414_908),
-    (DEEPFILLV2_DISC, DEEPFILLV2_DISC_KEYS, 5_946_816),
+@pytest.mark.parametrize('cfg,part,n_params', [
+    (DEEPFILLV1_GENERATOR, 'deepfillv1_generator', 3_601_542),
+    (DEEPFILLV1_DISC, 'deepfillv1_disc', 7_072_770),
+    (DEEPFILLV2_GENERATOR, 'deepfillv2_generator', 4_414_908),
+    (DEEPFILLV2_DISC, 'deepfillv2_disc', 5_946_816),
 ], ids=['v1-generator', 'v1-disc', 'v2-generator', 'v2-disc'])
-def test_released_layouts(cfg, keys, n_params):
+def test_released_layouts(cfg, part, n_params):
     net = build(cfg)
-    assert layout(net) == keys
-    assert list(net.state_dict()) == list(keys)
+    assert_layout(net, LAYOUTS, part)
+    assert list(net.state_dict()) == list(load_layout(LAYOUTS, part))  # same order too
     assert sum(p.numel() for p in net.parameters()) == n_params
 
 
@@ -140,8 +137,8 @@ def v2():
 
 def test_generator_conventions(v2):
     io = DeepFillEncoderDecoder.inpaint_io
-    assert (io['inputs'], io['outputs'], io['mask'], io['hole_fill'], io['pad_multiple']) == \
-        ('concat_ones', ('stage1', 'pred'), 'hole', 0.0, 8)
+    assert (io['inputs'], io['outputs'], io['mask'], io['hole_fill'], io['pad_multiple'], io['min_size']) == \
+        ('concat_ones', ('stage1', 'pred'), 'hole', 0.0, 8, 72)
     torch.manual_seed(1)
     img = torch.rand(1, 3, 72, 88) * 2 - 1
     mask = torch.zeros(1, 1, 72, 88)

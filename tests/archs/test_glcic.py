@@ -11,12 +11,10 @@ from irkit.archs.glcic import GLDiscs
 from irkit.fileio.weights import ConversionError, read_official
 from irkit.registry import ARCHS
 
-from tests.archs.mmagic_inpainting_fixtures import (GL_DISC, GL_DISC_KEYS, GL_GENERATOR,
-                                                    GL_GENERATOR_KEYS)
+from tests.archs._helpers import assert_layout, load_layout
+from tests.archs.mmagic_released_configs import GL_DISC, GL_GENERATOR
 
-
-def layout(net):
-    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+LAYOUTS = 'mmagic_inpainting_released_keys'
 
 
 @pytest.fixture(scope='module')
@@ -26,14 +24,14 @@ def gl_generator():
 
 
 def test_released_generator_layout(gl_generator):
-    assert layout(gl_generator) == GL_GENERATOR_KEYS
-    assert list(gl_generator.state_dict()) == list(GL_GENERATOR_KEYS)  # same order too
+    assert_layout(gl_generator, LAYOUTS, 'gl_generator')
+    assert list(gl_generator.state_dict()) == list(load_layout(LAYOUTS, 'gl_generator'))  # same order too
     assert sum(p.numel() for p in gl_generator.parameters()) == 6_069_155
 
 
 def test_released_discriminator_layout():
     disc = ARCHS.build(copy.deepcopy(GL_DISC))
-    assert layout(disc) == GL_DISC_KEYS
+    assert_layout(disc, LAYOUTS, 'gl_disc')
     assert sum(p.numel() for p in disc.parameters()) == 45_060_225
     assert disc.disc_io == dict(inputs='global_local', local_size=128, returns='logits')
 

@@ -22,10 +22,9 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from irkit.registry import DATASETS, MODELS
-from tests.archs.mmagic_inpainting_fixtures import (DEEPFILLV1_DISC, DEEPFILLV1_GENERATOR, DEEPFILLV2_DISC,
+from tests.archs.mmagic_released_configs import (DEEPFILLV1_DISC, DEEPFILLV1_GENERATOR, DEEPFILLV2_DISC,
                                                     DEEPFILLV2_GENERATOR, GL_DISC, GL_GENERATOR)
 from tests.helpers import ROOT, run_tool
-from tests.models import _resize_standin
 
 CONFIGS = {'glcic_places': 'places365', 'glcic_celebahq': 'celeba-hq', 'deepfillv1_places': 'places365',
            'deepfillv1_celebahq': 'celeba-hq', 'deepfillv2_places': 'places365', 'deepfillv2_celebahq': 'celeba-hq'}
@@ -319,8 +318,6 @@ def test_config_trains_and_tools_test_scores_it(name, tmp_path):
         opts.append(f'{k}={v}')
     if name.startswith('glcic'):  # all three phases within the 2 iterations: D alone at 0, both at 1
         opts += ['model.disc_start_iter=0', 'model.generator_pause=[0,1]', 'model.adv_start_iter=1']
-    if _resize_standin.REGISTERED:
-        opts.append('custom_imports.imports=[tests.models._resize_standin]')
     wd = tmp_path / 'wd'
     run_tool([sys.executable, 'tools/train.py', cfg_path, '--work-dir', str(wd), '--cfg-options', *opts],
              timeout=900)
@@ -340,8 +337,9 @@ V1_INFERENCE = {'model.discriminator': None, 'model.gan_loss': None, 'model.disc
 
 @pytest.mark.parametrize('name', ['deepfillv2_places', 'deepfillv1_celebahq'])
 def test_mmagic_file_inpaints_any_size(name, tmp_path):
-    """init_model(..., fmt='mmagic') with a file in MMagic's layout, then inpaint() on a size that is not a
-    multiple of 8: known pixels kept exactly, holes = the BGR generator on the symmetric-padded input."""
+    """init_model(..., fmt='mmagic') with a file in MMagic's layout, then inpaint() on sizes that are not
+    multiples of 8 (one below the 72 px minimum): known pixels kept exactly, holes = the BGR generator on
+    the symmetric-padded input."""
     from irkit.apis import init_model
     from irkit.apis.inpainting import inpaint
     from irkit.models.inpaint_io import pad_bottom_right
@@ -358,19 +356,19 @@ def test_mmagic_file_inpaints_any_size(name, tmp_path):
     model = init_model(os.path.join(ROOT, 'configs', f'{name}.py'), str(path), fmt='mmagic', cfg_options=shrink)
     for k, v in src.generator.state_dict().items():
         assert torch.equal(model.generator.state_dict()[k], v), k
-    h, w = 90, 123
-    img = torch.from_numpy(np.random.default_rng(0).random((3, h, w)).astype(np.float32))
-    known = torch.ones(1, 1, h, w)
-    known[..., 20:60, 30:90] = 0
-    out = inpaint(model, img, known[0, 0].numpy()).reshape(3, h, w)
-    torch.testing.assert_close(out[:, known[0, 0] > 0], img[:, known[0, 0] > 0], rtol=0, atol=0)
-    x = pad_bottom_right(img[None], 8, 'symmetric')
-    m = pad_bottom_right(known, 8, 'symmetric')
-    gt, hole = (x * 2 - 1).flip(1), 1 - m
-    with torch.no_grad():
-        pred = src.generator.eval()(torch.cat([gt * (1 - hole), torch.ones_like(hole), hole], 1))[1]
-    ref = ((pred.flip(1) + 1) / 2).clamp(0, 1)[0, :, :h, :w]
-    torch.testing.assert_close(out[:, known[0, 0] == 0], ref[:, known[0, 0] == 0], rtol=0, atol=1e-6)
+    for h, w in ((90, 123), (40, 50)):  # 40 x 50: padded up to DeepFill's 72 px minimum
+        img = torch.from_numpy(np.random.default_rng(0).random((3, h, w)).astype(np.float32))
+        known = torch.ones(1, 1, h, w)
+        known[..., h // 4:3 * h // 4, w // 4:3 * w // 4] = 0
+        out = inpaint(model, img, known[0, 0].numpy()).reshape(3, h, w)
+        torch.testing.assert_close(out[:, known[0, 0] > 0], img[:, known[0, 0] > 0], rtol=0, atol=0)
+        x = pad_bottom_right(img[None], 8, 'symmetric', 72)
+        m = pad_bottom_right(known, 8, 'symmetric', 72)
+        gt, hole = (x * 2 - 1).flip(1), 1 - m
+        with torch.no_grad():
+            pred = src.generator.eval()(torch.cat([gt * (1 - hole), torch.ones_like(hole), hole], 1))[1]
+        ref = ((pred.flip(1) + 1) / 2).clamp(0, 1)[0, :, :h, :w]
+        torch.testing.assert_close(out[:, known[0, 0] == 0], ref[:, known[0, 0] == 0], rtol=0, atol=1e-6)
 
 
 def load_model_cfg(name, opts):
