@@ -335,7 +335,7 @@ V1_INFERENCE = {'model.discriminator': None, 'model.gan_loss': None, 'model.disc
                 'model.disc_io': None}
 
 
-@pytest.mark.parametrize('name', ['deepfillv2_places', 'deepfillv1_celebahq'])
+@pytest.mark.parametrize('name', ['deepfillv2_places', 'deepfillv1_celebahq', 'glcic_places'])
 def test_mmagic_file_inpaints_any_size(name, tmp_path):
     """init_model(..., fmt='mmagic') with a file in MMagic's layout, then inpaint() on sizes that are not
     multiples of 8 (one below the 72 px minimum): known pixels kept exactly, holes = the BGR generator on
@@ -356,17 +356,21 @@ def test_mmagic_file_inpaints_any_size(name, tmp_path):
     model = init_model(os.path.join(ROOT, 'configs', f'{name}.py'), str(path), fmt='mmagic', cfg_options=shrink)
     for k, v in src.generator.state_dict().items():
         assert torch.equal(model.generator.state_dict()[k], v), k
-    for h, w in ((90, 123), (40, 50)):  # 40 x 50: padded up to DeepFill's 72 px minimum
+    for h, w in ((90, 123), (40, 50)):  # 40 x 50: DeepFill pads it up to its 72 px minimum
         img = torch.from_numpy(np.random.default_rng(0).random((3, h, w)).astype(np.float32))
         known = torch.ones(1, 1, h, w)
         known[..., h // 4:3 * h // 4, w // 4:3 * w // 4] = 0
         out = inpaint(model, img, known[0, 0].numpy()).reshape(3, h, w)
         torch.testing.assert_close(out[:, known[0, 0] > 0], img[:, known[0, 0] > 0], rtol=0, atol=0)
-        x = pad_bottom_right(img[None], 8, 'symmetric', 72)
-        m = pad_bottom_right(known, 8, 'symmetric', 72)
+        multiple, least = (4, 1) if name.startswith('glcic') else (8, 72)
+        x = pad_bottom_right(img[None], multiple, 'symmetric', least)
+        m = pad_bottom_right(known, multiple, 'symmetric', least)
         gt, hole = (x * 2 - 1).flip(1), 1 - m
         with torch.no_grad():
-            pred = src.generator.eval()(torch.cat([gt * (1 - hole), torch.ones_like(hole), hole], 1))[1]
+            if name.startswith('glcic'):
+                pred = src.generator.eval()(torch.cat([gt * (1 - hole), hole], 1))
+            else:
+                pred = src.generator.eval()(torch.cat([gt * (1 - hole), torch.ones_like(hole), hole], 1))[1]
         ref = ((pred.flip(1) + 1) / 2).clamp(0, 1)[0, :, :h, :w]
         torch.testing.assert_close(out[:, known[0, 0] == 0], ref[:, known[0, 0] == 0], rtol=0, atol=1e-6)
 
