@@ -9,7 +9,7 @@ optionally followed by a fully connected :class:`LinearModule` ``fc`` on the fla
 
 * GLCIC (Iizuka et al. 2017): global D 6 convs on 256x256, local D 5 convs on the 128x128 patch,
   each ``fc`` to 1024 (see :class:`~irkit.archs.glcic.GLDiscs`);
-* DeepFill v1 (Yu et al. 2018): WGAN critics with ELU convs and an LeakyReLU'd 1-unit ``fc``;
+* DeepFill v1 (Yu et al. 2018): WGAN critics with ELU convs and a 1-unit ``fc`` followed by LeakyReLU(0.2);
 * DeepFill v2 (Yu et al. 2019): SN-PatchGAN, 6 spectral-normalised convs on ``cat(image, mask)``,
   no ``fc`` (every output element is a patch logit).
 """
