@@ -24,6 +24,13 @@ The official code is not part of irkit: point the script at a checkout.
   the big-lama generator (``FFCResNetGenerator``, 18 blocks) is measured. kornia and
   pytorch_lightning, imported by the official package but unused by the generator, are replaced
   by empty modules when they are not installed.
+* MMagic's ports (GLCIC, DeepFill v1/v2): ``--mmagic-ref DIR`` = a folder holding an importable
+  ``mmagic`` package with the files of open-mmlab/mmagic@0a560bb ``mmagic/models/archs/``
+  (gated_conv_module, linear_module, multi_layer_disc, conv) and ``mmagic/models/editors/``
+  (global_local, deepfillv1, deepfillv2) (MMagic itself does not import on a current stack) and a
+  ``mmagic/registry.py`` defining ``MODELS = Registry('model', parent=mmengine.registry.MODELS,
+  scope='mmagic')``. The released generators are measured (DeepFill: both stages, the backward
+  through the sum of the two outputs); use ``--size 256``, their training size.
 
 Usage::
 
@@ -31,6 +38,7 @@ Usage::
     python benchmarks/bench_inpainting.py --methods aotgan --device cuda --batch 8 --rounds 3
     python benchmarks/bench_inpainting.py --methods comodgan --comodgan-port ~/co-mod-gan-pytorch
     python benchmarks/bench_inpainting.py --methods lama --lama-ref ~/lama --size 256 --threads 1
+    python benchmarks/bench_inpainting.py --methods glcic deepfillv1 deepfillv2 --mmagic-ref ~/mmagic_ref --size 256
 
 Prints a Markdown table (the format of docs/benchmarks.md, "Inpainting networks").
 """
@@ -156,8 +164,70 @@ def lama_build(net: str, impl: str, args):
     return model, (torch.cat([img * (1 - mask), mask], 1),)
 
 
-BUILDERS = {'aotgan': aotgan_build, 'comodgan': comodgan_build, 'lama': lama_build}
-CASE_LISTS = {'aotgan': aotgan_cases, 'comodgan': comodgan_cases, 'lama': lama_cases}
+# ---------------------------------------------------------------------- GLCIC, DeepFill v1 / v2
+
+def _sum_stages_module():
+    import torch.nn as nn
+
+    class SumStages(nn.Module):
+        """DeepFill's two stages summed into one output, so that fwd+bwd runs through both."""
+
+        def __init__(self, net: nn.Module) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            stage1, stage2 = self.net(x)
+            return stage1 + stage2
+    return SumStages
+
+
+def _SumStages(net):  # noqa: N802  (torch is imported in the case processes only)
+    return _sum_stages_module()(net)
+
+
+def _mmagic_family_cases(method: str):
+    def cases(args) -> list:
+        return [(method, 'G', impl) for impl in ['irkit'] + (['mmagic'] if args.mmagic_ref else [])]
+    return cases
+
+
+def _mmagic_family_build(method: str):
+    def build(net: str, impl: str, args):
+        """``(model, inputs)``: MMagic's released generator (config dicts of base_gl / base_deepfillv1 /
+        base_deepfillv2) and a masked image with a centred square hole, MMagic's input layout."""
+        import copy
+
+        import torch
+        from tests.archs import mmagic_released_configs as fx
+        cfg = copy.deepcopy(dict(glcic=fx.GL_GENERATOR, deepfillv1=fx.DEEPFILLV1_GENERATOR,
+                                 deepfillv2=fx.DEEPFILLV2_GENERATOR)[method])
+        if impl == 'mmagic':
+            sys.path.insert(0, os.path.abspath(args.mmagic_ref))
+            from mmengine.registry import DefaultScope
+            import mmagic.models.archs  # noqa: F401  (registers MMagic's modules)
+            import mmagic.models.editors.deepfillv1  # noqa: F401
+            import mmagic.models.editors.deepfillv2  # noqa: F401
+            import mmagic.models.editors.global_local  # noqa: F401
+            from mmagic.registry import MODELS
+            with DefaultScope.overwrite_default_scope('mmagic'):
+                model = MODELS.build(cfg)
+        else:
+            from irkit.registry import ARCHS
+            model = ARCHS.build(cfg)
+        n, s = args.batch, args.size
+        hole = torch.zeros(n, 1, s, s)
+        hole[..., s // 4:3 * s // 4, s // 4:3 * s // 4] = 1
+        img = (torch.rand(n, 3, s, s) * 2 - 1) * (1 - hole)
+        x = torch.cat([img, hole] if method == 'glcic' else [img, torch.ones_like(hole), hole], 1)
+        return (model if method == 'glcic' else _SumStages(model)), (x,)
+    return build
+
+
+BUILDERS = {'aotgan': aotgan_build, 'comodgan': comodgan_build, 'lama': lama_build,
+            **{m: _mmagic_family_build(m) for m in ('glcic', 'deepfillv1', 'deepfillv2')}}
+CASE_LISTS = {'aotgan': aotgan_cases, 'comodgan': comodgan_cases, 'lama': lama_cases,
+              **{m: _mmagic_family_cases(m) for m in ('glcic', 'deepfillv1', 'deepfillv2')}}
 
 
 # ---------------------------------------------------------------------------------- machinery
@@ -212,6 +282,8 @@ def main(argv=None) -> None:
                     help='copy of zengxianyu/co-mod-gan-pytorch master (Co-Mod-GAN port, CUDA loads removed)')
     ap.add_argument('--lama-ref', default=os.environ.get('LAMA_SRC'),
                     help='checkout of advimman/lama (the folder holding saicinpainting/; official LaMa)')
+    ap.add_argument('--mmagic-ref', default=os.environ.get('MMAGIC_REF'),
+                    help="folder with an importable copy of MMagic's modules (GLCIC, DeepFill)")
     ap.add_argument('--size', type=int, default=512)
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--device', default='cpu')
@@ -235,6 +307,8 @@ def main(argv=None) -> None:
         passthrough += ['--comodgan-port', args.comodgan_port]
     if args.lama_ref:
         passthrough += ['--lama-ref', args.lama_ref]
+    if args.mmagic_ref:
+        passthrough += ['--mmagic-ref', args.mmagic_ref]
     runs = {}
     for r in range(args.rounds):
         for mode in args.modes:

@@ -13,3 +13,5 @@ from irkit.archs import mat  # noqa: F401
 from irkit.archs import aotgan  # noqa: F401
 from irkit.archs import comodgan  # noqa: F401
 from irkit.archs import lama  # noqa: F401
+from irkit.archs import glcic  # noqa: F401
+from irkit.archs import deepfill  # noqa: F401

@@ -20,4 +20,5 @@ from irkit.datasets.transforms.degradations import (AddGaussianNoise, Downsample
 from irkit.datasets.transforms.formatting import PackInputs  # noqa: F401
 from irkit.datasets.transforms.loading import LoadImageFromFile, LoadMask, LoadRandomMask  # noqa: F401
 from irkit.datasets.transforms.lama_masks import GenerateLaMaMask  # noqa: F401
-from irkit.datasets.transforms.masks import GenerateMATMask, mat_random_mask  # noqa: F401
+from irkit.datasets.transforms.masks import (GenerateBBoxMask, GenerateIrregularMask,  # noqa: F401
+                                             GenerateMATMask, mat_random_mask)
