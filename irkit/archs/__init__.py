@@ -11,3 +11,4 @@ from irkit.archs import daclip  # noqa: F401
 from irkit.archs import irsde_unet  # noqa: F401
 from irkit.archs import mat  # noqa: F401
 from irkit.archs import aotgan  # noqa: F401
+from irkit.archs import pconv  # noqa: F401
