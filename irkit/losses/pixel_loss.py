@@ -121,29 +121,27 @@ class EdgeLoss(nn.Module):
 class MaskedTVLoss(L1Loss):
     """Masked total variation (Partial Convolutions' ``L_tv``, MMagic's ``MaskedTVLoss``).
 
-    ``loss_weight * (L1(x[:, :, :-1], x[:, :, 1:]; w=m[:, :, :-1])
-    + L1(x[..., :-1], x[..., 1:]; w=m[..., :-1]))``: absolute differences of vertically and
-    horizontally adjacent pixels, each weighted by the mask at the first pixel of the pair
-    and normalised by its own weight sum (counted over channels), then summed. The
-    PConv recipe applies it to the composite with the hole mask (weight 0.1).
+    ``loss_weight * (L1(x[:, :, :-1], x[:, :, 1:]; w[:, :, :-1]) + L1(x[..., :-1], x[..., 1:]; w[..., :-1]))``:
+    absolute differences of vertically and horizontally adjacent pixels, each weighted by
+    the weight (mask) at the first pixel of the pair and normalised by its own weight sum
+    (counted over channels), then summed. The PConv recipe applies it to the composite
+    with the hole mask as the weight (``region='hole'`` in an inpainting loss entry), weight 0.1.
 
-    Args:
-        loss_weight: weight of the loss.
-
-    ``forward(pred, mask=None)``: ``mask`` (N, 1 or C, H, W); ``None`` = every pixel.
+    ``forward(pred, weight=None)``: ``weight`` (N, 1 or C, H, W); ``None`` = every pixel.
     """
+    inpaint_inputs = ('comp',)  # one input: the composite
 
     def __init__(self, loss_weight: float = 1.0) -> None:
         super().__init__(loss_weight=loss_weight, reduction='mean')
 
-    def forward(self, pred: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         if pred.dim() != 4:
             raise ValueError(f'MaskedTVLoss expects (N, C, H, W), got shape {tuple(pred.shape)}')
-        if mask is not None and (mask.dim() != 4 or mask.shape[2:] != pred.shape[2:]):
-            raise ValueError(f'MaskedTVLoss: mask shape {tuple(mask.shape)} does not match pred '
+        if weight is not None and (weight.dim() != 4 or weight.shape[2:] != pred.shape[2:]):
+            raise ValueError(f'MaskedTVLoss: weight shape {tuple(weight.shape)} does not match pred '
                              f'{tuple(pred.shape)}')
-        wy = mask[:, :, :-1, :] if mask is not None else None
-        wx = mask[:, :, :, :-1] if mask is not None else None
+        wy = weight[:, :, :-1, :] if weight is not None else None
+        wx = weight[:, :, :, :-1] if weight is not None else None
         y_diff = super().forward(pred[:, :, :-1, :], pred[:, :, 1:, :], weight=wy)
         x_diff = super().forward(pred[:, :, :, :-1], pred[:, :, :, 1:], weight=wx)
         return x_diff + y_diff

@@ -34,15 +34,15 @@ def test_masked_tv_loss_by_hand():
     x = torch.rand(2, 3, 5, 6, generator=g, dtype=torch.float64)
     m = (torch.rand(2, 1, 5, 6, generator=g, dtype=torch.float64) > 0.5).double()
     tv = LOSSES.build(dict(type='MaskedTVLoss', loss_weight=0.1))
-    assert tv(x, mask=m).item() == pytest.approx(0.1 * _tv_by_loops(x, m), rel=1e-12)
+    assert tv(x, weight=m).item() == pytest.approx(0.1 * _tv_by_loops(x, m), rel=1e-12)
     # no mask: the plain mean absolute differences
     want = (x[:, :, 1:] - x[:, :, :-1]).abs().mean() + (x[..., 1:] - x[..., :-1]).abs().mean()
     assert tv(x).item() == pytest.approx(0.1 * want.item(), rel=1e-12)
     # a tiny case by hand: one row [0, 1, 3], mask on the first two pixels -> x: (1 + 2) / 2
     t = torch.tensor([[[[0., 1., 3.]]]])
-    assert LOSSES.build(dict(type='MaskedTVLoss'))(t, torch.tensor([[[[1., 1., 0.]]]])).item() == pytest.approx(1.5)
-    with pytest.raises(ValueError, match='mask shape'):
-        tv(x, mask=m[..., :4])
+    assert LOSSES.build(dict(type='MaskedTVLoss'))(t, weight=torch.tensor([[[[1., 1., 0.]]]])).item() == pytest.approx(1.5)
+    with pytest.raises(ValueError, match='weight shape'):
+        tv(x, weight=m[..., :4])
 
 
 def test_area_normalised_l1_hole_and_valid():
