@@ -3,8 +3,10 @@
 
 Each is registered only when irkit does not provide the real one, so once those transforms
 are on the branch the tests run the configs' real pipelines and this module does nothing.
-The stand-ins keep the config arguments and output conventions (mask ``H x W x 1``,
-1 = known; a resized image of ``(h, w)``), not the sampling details.
+The stand-ins keep the config arguments, the output conventions (mask ``H x W x 1``,
+1 = known; a resized image of ``(h, w)``) and what inference does with them
+(``at_inference``: the mask generator is replaced by the user's mask, the benchmark resize
+dropped), not the sampling details.
 """
 import cv2
 import numpy as np
@@ -18,6 +20,8 @@ TRANSFORMS.import_from_location()  # irkit's own transforms (not mmcv's, e.g. it
 if 'GenerateIrregularMask' not in TRANSFORMS.module_dict:
     @TRANSFORMS.register_module(name='GenerateIrregularMask')
     class _IrregularMaskStandIn(BaseTransform):
+        at_inference = 'mask'  # replaced by the user's mask at inference
+
         def __init__(self, num_vertices=(4, 8), max_angle=4.0, length_range=(10, 100), brush_width=(10, 40),
                      area_ratio_range=(0.15, 0.5), img_shape=None, key='mask', img_key='gt', seed=None):
             self.img_shape, self.key, self.img_key, self.seed = img_shape, key, img_key, seed
@@ -41,6 +45,8 @@ if 'GenerateIrregularMask' not in TRANSFORMS.module_dict:
 if 'Resize' not in TRANSFORMS.module_dict:
     @TRANSFORMS.register_module(name='Resize')
     class _ResizeStandIn(BaseTransform):
+        at_inference = 'drop'  # the benchmark's fixed size; inference runs at the image's own size
+
         def __init__(self, keys, size, interpolation='bilinear'):
             self.keys = [keys] if isinstance(keys, str) else list(keys)
             self.size = (size, size) if isinstance(size, int) else tuple(size)
