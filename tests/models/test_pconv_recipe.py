@@ -21,6 +21,7 @@ from mmengine.registry import DefaultScope
 from irkit.registry import DATASETS, MODELS
 from tests.helpers import ROOT, run_tool
 from tests.losses.test_pconv_losses import _gram, _tv_by_loops, _vgg16_pools
+from tests.models.test_aotgan_recipe import write_data  # non-square images in the benchmark layouts
 
 from . import mmagic_transform_standins  # noqa: F401  (only where irkit lacks them)
 
@@ -32,20 +33,6 @@ POOLS = {'pool1': 1.0, 'pool2': 1.0, 'pool3': 1.0}
 
 def load(name):
     return Config.fromfile(os.path.join(ROOT, 'configs', f'{name}.py'))
-
-
-def write_data(root, bench):
-    """Non-square images bigger than the crop, in the benchmark's folder layout."""
-    rng = np.random.default_rng(0)
-    train = 'data_large/a/airfield' if bench == 'places365' else 'train'
-    val = 'val_large' if bench == 'places365' else 'val'
-    for folder, n in ((train, 3), (val, 2)):
-        d = root / bench / folder
-        d.mkdir(parents=True)
-        for i in range(n):
-            img = cv2.resize(rng.random((6, 7, 3)), (70, 52)) * 200 + rng.random((52, 70, 3)) * 55
-            cv2.imwrite(str(d / f'{i:08d}.jpg'), img.astype(np.uint8))
-    return {'train': str(root / bench / train), 'val': str(root / bench / val)}
 
 
 def options(paths):
