@@ -4,7 +4,9 @@ For each network this measures, on one device, the forward time (``eval``, ``no_
 the forward+backward time (``train``, loss = mean of the output) per batch -- wall time, and on
 CPU also the process's CPU time (user + system, all threads), which a machine shared with other
 jobs disturbs much less -- and the peak memory (CUDA: ``torch.cuda.max_memory_allocated``
-over the step; CPU: the growth of the process's peak resident set size over the built model).
+over the step; CPU: the growth of the process's peak resident set size over the built model,
+the peak reset through ``/proc/self/clear_refs`` first where Linux offers it, so that building
+the model does not count).
 Every (implementation, network, mode) case runs in a fresh subprocess; the official and irkit
 cases alternate, round after round (``--rounds``), and each case reports the median of
 ``--repeat`` timed steps after ``--warmup`` untimed ones; the table gives the median over rounds.
@@ -31,6 +33,10 @@ The official code is not part of irkit: point the script at a checkout.
   ``mmagic/registry.py`` defining ``MODELS = Registry('model', parent=mmengine.registry.MODELS,
   scope='mmagic')``. The released generators are measured (DeepFill: both stages, the backward
   through the sum of the two outputs); use ``--size 256``, their training size.
+* PConv: the same ``--mmagic-ref`` folder, also holding ``mmagic/models/editors/pconv/``.
+
+``--size`` defaults to each method's training size (``SIZES``: AOT-GAN, Co-Mod-GAN and LaMa 512;
+GLCIC, DeepFill and PConv 256).
 
 Usage::
 
@@ -39,6 +45,7 @@ Usage::
     python benchmarks/bench_inpainting.py --methods comodgan --comodgan-port ~/co-mod-gan-pytorch
     python benchmarks/bench_inpainting.py --methods lama --lama-ref ~/lama --size 256 --threads 1
     python benchmarks/bench_inpainting.py --methods glcic deepfillv1 deepfillv2 --mmagic-ref ~/mmagic_ref --size 256
+    python benchmarks/bench_inpainting.py --methods pconv --mmagic-ref ~/mmagic_ref --rounds 3
 
 Prints a Markdown table (the format of docs/benchmarks.md, "Inpainting networks").
 """
@@ -58,6 +65,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _peak_rss_mib() -> float:
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+
+
+def _reset_peak_rss():
+    """Reset the process's peak RSS to the current RSS ('5' > /proc/self/clear_refs, Linux >= 4.0)
+    so that building the model does not count; the current RSS in MiB, or None if unsupported."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as fh:
+            fh.write('5')
+        with open('/proc/self/status') as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith('VmRSS:')) / 1024.0
+    except (OSError, StopIteration):
+        return None
+
+
+def _peak_since_reset_mib() -> float:
+    with open('/proc/self/status') as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith('VmHWM:')) / 1024.0
 
 
 # ------------------------------------------------------------------------------------- AOT-GAN
@@ -224,10 +248,46 @@ def _mmagic_family_build(method: str):
     return build
 
 
-BUILDERS = {'aotgan': aotgan_build, 'comodgan': comodgan_build, 'lama': lama_build,
+
+# --------------------------------------------------------------------------------------- PConv
+
+PCONV_RELEASED = dict(  # MMagic pconv_stage2_4xb2_{places,celeba}-256x256 generator
+    encoder=dict(type='PConvEncoder', norm_cfg=dict(type='SyncBN', requires_grad=False), norm_eval=True),
+    decoder=dict(type='PConvDecoder', norm_cfg=dict(type='SyncBN')))
+
+
+def pconv_cases(args) -> list:
+    """(method, net, impl) cases of the PConv U-Net (released 7-level configuration)."""
+    return [('pconv', 'G', impl) for impl in ['irkit'] + (['mmagic'] if args.mmagic_ref else [])]
+
+
+def pconv_build(net: str, impl: str, args):
+    """``(model, inputs)``: MMagic's released PConv U-Net, a masked image and its 3-channel mask."""
+    import torch
+    cfg = dict(type='PConvEncoderDecoder', **PCONV_RELEASED)
+    if impl == 'mmagic':
+        sys.path.insert(0, os.path.abspath(args.mmagic_ref))
+        from mmengine.registry import DefaultScope
+        import mmagic.models.editors.pconv  # noqa: F401  (registers MMagic's modules)
+        from mmagic.registry import MODELS
+        with DefaultScope.overwrite_default_scope('mmagic'):
+            model = MODELS.build(cfg)
+    else:
+        from irkit.registry import ARCHS
+        model = ARCHS.build(cfg)
+    n, s = args.batch, args.size
+    known = (torch.rand(n, 1, s, s) > 0.35).float().repeat(1, 3, 1, 1)
+    return model, ((torch.rand(n, 3, s, s) * 2 - 1) * known, known)
+
+
+
+
+BUILDERS = {'aotgan': aotgan_build, 'comodgan': comodgan_build, 'lama': lama_build, 'pconv': pconv_build,
             **{m: _mmagic_family_build(m) for m in ('glcic', 'deepfillv1', 'deepfillv2')}}
-CASE_LISTS = {'aotgan': aotgan_cases, 'comodgan': comodgan_cases, 'lama': lama_cases,
+CASE_LISTS = {'aotgan': aotgan_cases, 'comodgan': comodgan_cases, 'lama': lama_cases, 'pconv': pconv_cases,
               **{m: _mmagic_family_cases(m) for m in ('glcic', 'deepfillv1', 'deepfillv2')}}
+SIZES = {'aotgan': 512, 'comodgan': 512, 'lama': 512, 'glcic': 256, 'deepfillv1': 256, 'deepfillv2': 256,
+         'pconv': 256}  # training sizes (the default --size)
 
 
 # ---------------------------------------------------------------------------------- machinery
@@ -238,6 +298,7 @@ def run_case(method: str, net: str, impl: str, mode: str, args) -> dict:
     sys.path.insert(0, ROOT)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    args.size = args.size or SIZES[method]
     model, inputs = BUILDERS[method](net, impl, args)
     model = model.to(args.device).train(mode == 'fwdbwd')
     inputs = tuple(x.to(args.device) for x in inputs)
@@ -249,10 +310,12 @@ def run_case(method: str, net: str, impl: str, mode: str, args) -> dict:
             with torch.no_grad():
                 model(*inputs)
         else:
-            model(*inputs).mean().backward()
+            out = model(*inputs)
+            (out[0] if isinstance(out, (tuple, list)) else out).mean().backward()  # PConv: (image, mask)
             model.zero_grad(set_to_none=True)
 
-    base = _peak_rss_mib()
+    reset = _reset_peak_rss()
+    base = reset if reset is not None else _peak_rss_mib()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         base_alloc = torch.cuda.memory_allocated()
@@ -267,7 +330,7 @@ def run_case(method: str, net: str, impl: str, mode: str, args) -> dict:
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
     peak = ((torch.cuda.max_memory_allocated() - base_alloc) / 2 ** 20 if cuda
-            else _peak_rss_mib() - base)
+            else (_peak_since_reset_mib() if reset is not None else _peak_rss_mib()) - base)
     return dict(method=method, net=net, impl=impl, mode=mode, seconds=statistics.median(times),
                 cpu_seconds=statistics.median(cpu_times), peak_mib=peak,
                 params=sum(p.numel() for p in model.parameters()), load=os.getloadavg()[0])
@@ -283,8 +346,8 @@ def main(argv=None) -> None:
     ap.add_argument('--lama-ref', default=os.environ.get('LAMA_SRC'),
                     help='checkout of advimman/lama (the folder holding saicinpainting/; official LaMa)')
     ap.add_argument('--mmagic-ref', default=os.environ.get('MMAGIC_REF'),
-                    help="folder with an importable copy of MMagic's modules (GLCIC, DeepFill)")
-    ap.add_argument('--size', type=int, default=512)
+                    help="folder with an importable copy of MMagic's modules (GLCIC, DeepFill, PConv)")
+    ap.add_argument('--size', type=int, default=None, help="image side (default: the method's training size)")
     ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--threads', type=int, default=2)
@@ -299,8 +362,10 @@ def main(argv=None) -> None:
         print(json.dumps(run_case(*args.case, args)))
         return
     cases = [c for m in args.methods for c in CASE_LISTS[m](args)]
-    passthrough = ['--size', str(args.size), '--batch', str(args.batch), '--device', args.device,
+    passthrough = ['--batch', str(args.batch), '--device', args.device,
                    '--threads', str(args.threads), '--repeat', str(args.repeat), '--warmup', str(args.warmup)]
+    if args.size:
+        passthrough += ['--size', str(args.size)]
     if args.aot_src:
         passthrough += ['--aot-src', args.aot_src]
     if args.comodgan_port:
@@ -342,7 +407,8 @@ def main(argv=None) -> None:
             row['params'] = rs[0]['params']
             cells += [f"{row[mode]['seconds']:.2f}", f"{row[mode]['cpu_seconds']:.2f}", f"{row[mode]['peak_mib']:.0f}"]
         rows.append(row)
-        print(f"| {method} {net} | {args.batch}x{args.size}x{args.size} | {impl} | "
+        size = args.size or SIZES[method]
+        print(f"| {method} {net} | {args.batch}x{size}x{size} | {impl} | "
               f"{row.get('params', 0) / 1e6:.2f} M | " + ' | '.join(cells) + ' |')
     if args.json:
         with open(args.json, 'w') as fh:

@@ -15,3 +15,4 @@ from irkit.archs import comodgan  # noqa: F401
 from irkit.archs import lama  # noqa: F401
 from irkit.archs import glcic  # noqa: F401
 from irkit.archs import deepfill  # noqa: F401
+from irkit.archs import pconv  # noqa: F401

@@ -1,4 +1,4 @@
-"""Pixel losses: L1, MSE, Charbonnier (MPRNet form) and MPRNet's edge loss.
+"""Pixel losses: L1, MSE, Charbonnier (MPRNet form), MPRNet's edge loss and the masked TV loss.
 
 All take ``loss(pred, target, weight=None)`` and return ``loss_weight`` times the reduced
 value. With an element-wise ``weight`` (broadcastable to the loss), ``reduction='mean'``
@@ -115,3 +115,33 @@ class EdgeLoss(nn.Module):
         d = self.laplacian_kernel(pred) - self.laplacian_kernel(target)
         loss = torch.sqrt(d * d + self.eps * self.eps)
         return self.loss_weight * weight_reduce(loss, weight, self.reduction)
+
+
+@LOSSES.register_module()
+class MaskedTVLoss(L1Loss):
+    """Masked total variation (Partial Convolutions' ``L_tv``, MMagic's ``MaskedTVLoss``).
+
+    ``loss_weight * (L1(x[:, :, :-1], x[:, :, 1:]; w[:, :, :-1]) + L1(x[..., :-1], x[..., 1:]; w[..., :-1]))``:
+    absolute differences of vertically and horizontally adjacent pixels, each weighted by
+    the weight (mask) at the first pixel of the pair and normalised by its own weight sum
+    (counted over channels), then summed. The PConv recipe applies it to the composite
+    with the hole mask as the weight (``region='hole'`` in an inpainting loss entry), weight 0.1.
+
+    ``forward(pred, weight=None)``: ``weight`` (N, 1 or C, H, W); ``None`` = every pixel.
+    """
+    inpaint_inputs = ('comp',)  # one input: the composite
+
+    def __init__(self, loss_weight: float = 1.0) -> None:
+        super().__init__(loss_weight=loss_weight, reduction='mean')
+
+    def forward(self, pred: torch.Tensor, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if pred.dim() != 4:
+            raise ValueError(f'MaskedTVLoss expects (N, C, H, W), got shape {tuple(pred.shape)}')
+        if weight is not None and (weight.dim() != 4 or weight.shape[2:] != pred.shape[2:]):
+            raise ValueError(f'MaskedTVLoss: weight shape {tuple(weight.shape)} does not match pred '
+                             f'{tuple(pred.shape)}')
+        wy = weight[:, :, :-1, :] if weight is not None else None
+        wx = weight[:, :, :, :-1] if weight is not None else None
+        y_diff = super().forward(pred[:, :, :-1, :], pred[:, :, 1:, :], weight=wy)
+        x_diff = super().forward(pred[:, :, :, :-1], pred[:, :, :, 1:], weight=wx)
+        return x_diff + y_diff
