@@ -200,8 +200,9 @@ class GradientPenaltyLoss(nn.Module):
 
 @LOSSES.register_module()
 class DiscShiftLoss(nn.Module):
-    """``loss_weight * mean(D(x) ** 2)``: keeps the critic's output near 0 (Karras et al. 2018's
-    epsilon-drift; MMagic's DeepFill v1 uses it on real and fake logits)."""
+    """``loss_weight * mean(x ** 2)``, MMagic's ``DiscShiftLoss`` (after Karras et al. 2018's
+    epsilon-drift). MMagic's inpaintors apply it to the discriminator's real and fake *loss
+    values* and halve it (``GANInpaintor`` does the same); on WGAN logits ``x`` it is the drift term."""
 
     def __init__(self, loss_weight: float = 0.1) -> None:
         super().__init__()

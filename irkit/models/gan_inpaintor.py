@@ -43,8 +43,9 @@ The discriminator step: ``gan_loss(D(fake), False, is_disc=True)`` +
 ``gan_loss(D(gt), True, is_disc=True)`` (each backward on its own, fake first), plus
 ``disc_losses``: ``R1Penalty`` on the real images (every step, or lazily every
 ``r1_interval`` steps in a separate optimiser step scaled by the interval, as StyleGAN2),
-``GradientPenaltyLoss`` on interpolates (``mask=True``: weighted by the hole),
-``DiscShiftLoss`` on the real and fake logits. ``disc_steps=k`` updates D every
+``GradientPenaltyLoss`` on interpolates (``mask=True``: weighted by the hole; with a pair of
+critics, each critic on its own input, the hole weighting on the full-size one), and
+``DiscShiftLoss`` on the real and the fake loss values, halved (MMagic's ``0.5 * w * loss ** 2``). ``disc_steps=k`` updates D every
 iteration and G every k-th (MMagic's ``disc_step``); ``disc_start_iter``,
 ``adv_start_iter`` and ``generator_pause=(a, b)`` express GLCIC's schedule (G alone, then
 D alone, then both).
@@ -202,12 +203,16 @@ class GANInpaintor(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f'two losses log under the same name ({names}); give one of them name=')
         self.gan_loss = LOSSES.build(gan_loss) if gan_loss is not None else None
-        self.disc_losses = nn.ModuleList(LOSSES.build(c) for c in disc_losses)
+        self._gp_masked = [bool(dict(c).get('mask', False)) for c in disc_losses]
+        self.disc_losses = nn.ModuleList(LOSSES.build({k: v for k, v in dict(c).items() if k != 'mask'})
+                                         for c in disc_losses)
         for d in self.disc_losses:
             if not isinstance(d, (R1Penalty, GradientPenaltyLoss, DiscShiftLoss)):
                 raise TypeError(f'disc_losses: {type(d).__name__} is not one of R1Penalty, '
                                 'GradientPenaltyLoss, DiscShiftLoss')
-        self._gp_masked = [bool(dict(c).get('mask', False)) for c in disc_losses]
+        for d, masked in zip(self.disc_losses, self._gp_masked):
+            if masked and not isinstance(d, GradientPenaltyLoss):
+                raise ValueError(f'disc_losses: mask=True applies to GradientPenaltyLoss only, not {type(d).__name__}')
         if (self.gan_loss is None) != (self.discriminator is None):
             raise ValueError('give both discriminator and gan_loss, or neither')
         self.disc_input, self.step_order, self.disc_fake = disc_input, step_order, disc_fake
@@ -281,8 +286,7 @@ class GANInpaintor(BaseModel):
     def discriminate(self, images: Dict[str, torch.Tensor], known: torch.Tensor,
                      bbox: Optional[torch.Tensor] = None) -> Dict[str, Tuple[torch.Tensor, List]]:
         """``{head: (logits, features)}`` of the discriminator on ``images['pred']``."""
-        logits, feats = self.disc_io.call(self.discriminator, images['pred'], self.io.net_mask(known), bbox)
-        return {'': (logits, feats)}
+        return self.disc_io.call(self.discriminator, images['pred'], self.io.net_mask(known), bbox)
 
     def _features_for(self, ns: _Namespace) -> None:
         fake = self.discriminate(self._fake_images(ns), ns.known, ns.bbox)
@@ -350,8 +354,8 @@ class GANInpaintor(BaseModel):
             add(f'score_{tag}{h}', logits.mean())
             total = total + v
             for d in self.disc_losses:
-                if isinstance(d, DiscShiftLoss):
-                    s = d(logits)
+                if isinstance(d, DiscShiftLoss):  # MMagic: on the loss value, halved (real and fake)
+                    s = 0.5 * d(v)
                     add(f'loss_disc_shift_{tag}{h}', s)
                     total = total + s
                 elif isinstance(d, R1Penalty) and r1_images is not None:
@@ -369,13 +373,24 @@ class GANInpaintor(BaseModel):
         backward(self._disc_side(self.discriminate(real_imgs, known, bbox), True, hole, add,
                                  real_imgs['pred'] if r1_now else None))
         for d, masked in zip(self.disc_losses, self._gp_masked):
-            if isinstance(d, GradientPenaltyLoss):
-                def critic(x: torch.Tensor) -> torch.Tensor:
-                    heads = self.discriminate({**fake, 'pred': x}, known, bbox)
-                    return sum(lg for lg, _ in heads.values())
-                gp = d(critic, gt, fake['pred'], mask=hole if masked else None)
-                add('loss_gp', gp)
-                backward(gp)
+            if not isinstance(d, GradientPenaltyLoss):
+                continue
+            if self.disc_io.returns == 'logits_pair':  # each critic on its own input (MMagic's DeepFill v1)
+                mask_net = self.io.net_mask(known)
+                reals = self.disc_io.critic_inputs(self.discriminator, gt, mask_net, bbox)
+                fakes = self.disc_io.critic_inputs(self.discriminator, fake['pred'], mask_net, bbox)
+                for h, (critic, real_x, full) in reals.items():
+                    gp = d(critic, real_x, fakes[h][1], mask=hole if masked and full else None)
+                    add(f'loss_gp{h}', gp)
+                    backward(gp)
+                continue
+
+            def critic(x: torch.Tensor) -> torch.Tensor:
+                heads = self.discriminate({**fake, 'pred': x}, known, bbox)
+                return sum(lg for lg, _ in heads.values())
+            gp = d(critic, gt, fake['pred'], mask=hole if masked else None)
+            add('loss_gp', gp)
+            backward(gp)
 
     def r1_regularisation(self, gt: torch.Tensor, known: torch.Tensor, bbox, add) -> torch.Tensor:
         """Lazy R1 (``r1_interval``): the penalty of every head on the real images."""

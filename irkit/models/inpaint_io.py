@@ -30,15 +30,19 @@ directions and calls the network the way its reference code does.
 
 ``disc_io`` keys: ``inputs`` ['image'] (``'image'`` ``D(img)``, ``'image_mask'``
 ``D(cat([img, mask]))`` with the mask in the generator's polarity, ``'global_local'``
-``D((img, local_patch))``), ``local_size`` [None], ``returns`` ['logits'] or
-``'logits_features'`` (``(logits, [feature maps])``).
+``D((img, local_patch))``), ``local_size`` [None], ``returns`` ['logits'],
+``'logits_features'`` (``(logits, [feature maps])``) or ``'logits_pair'`` (two critics,
+``(global_logits, local_logits)``, each with its own adversarial loss; their modules are the
+discriminator's attributes named in ``critics`` [('global_disc', 'local_disc')], which a gradient
+penalty runs one by one). The local patch is MMagic's ``extract_around_bbox`` window: top-left
+``max(0, t - (size - h) // 2)`` for a hole box ``(t, l, h, w)`` (the box a bbox mask recorded
+in ``mask_bbox``, else the tight box around the hole), moved inside the image when it sticks out.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -46,6 +50,8 @@ import torch.nn.functional as F
 INPUT_MODES = ('concat', 'concat_ones', 'image_mask', 'image_mask_latents')
 PAD_MODES = ('reflect', 'symmetric', 'replicate', 'constant')
 DISC_INPUT_MODES = ('image', 'image_mask', 'global_local')
+DISC_RETURNS = ('logits', 'logits_features', 'logits_pair')
+PAIR_HEADS = ('_global', '_local')
 
 
 def _declared(module: nn.Module, attr: str) -> dict:
@@ -201,12 +207,16 @@ class DiscIO:
     inputs: str = 'image'
     local_size: Optional[int] = None
     returns: str = 'logits'
+    critics: Tuple[str, str] = ('global_disc', 'local_disc')
 
     def __post_init__(self) -> None:
         if self.inputs not in DISC_INPUT_MODES:
             raise ValueError(f'disc_io.inputs must be one of {DISC_INPUT_MODES}, got {self.inputs!r}')
-        if self.returns not in ('logits', 'logits_features'):
-            raise ValueError(f"disc_io.returns must be 'logits' or 'logits_features', got {self.returns!r}")
+        if self.returns not in DISC_RETURNS:
+            raise ValueError(f'disc_io.returns must be one of {DISC_RETURNS}, got {self.returns!r}')
+        if self.returns == 'logits_pair' and self.inputs != 'global_local':
+            raise ValueError("disc_io.returns='logits_pair' needs inputs='global_local'")
+        object.__setattr__(self, 'critics', tuple(self.critics))
         if self.inputs == 'global_local' and not self.local_size:
             raise ValueError("disc_io.inputs='global_local' needs local_size")
 
@@ -215,8 +225,9 @@ class DiscIO:
         return _merge(cls, _declared(disc, 'disc_io'), override, 'model.disc_io')
 
     def call(self, disc: nn.Module, img_net: torch.Tensor, mask_net: torch.Tensor,
-             bbox: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        """``(logits, features)``; ``features`` is empty unless the D returns them."""
+             bbox: Optional[torch.Tensor] = None) -> Dict[str, Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """``{head: (logits, features)}``: one head ``''``, or ``'_global'``/``'_local'`` for a
+        pair of critics; ``features`` is empty unless the D returns them."""
         if self.inputs == 'image':
             out = disc(img_net)
         elif self.inputs == 'image_mask':
@@ -225,8 +236,17 @@ class DiscIO:
             out = disc((img_net, local_patches(img_net, mask_net[:, :1], self.local_size, bbox)))
         if self.returns == 'logits_features':
             logits, feats = out
-            return logits, list(feats)
-        return out, []
+            return {'': (logits, list(feats))}
+        if self.returns == 'logits_pair':
+            return {h: (o, []) for h, o in zip(PAIR_HEADS, out)}
+        return {'': (out, [])}
+
+    def critic_inputs(self, disc: nn.Module, img_net: torch.Tensor, mask_net: torch.Tensor,
+                      bbox: Optional[torch.Tensor] = None) -> Dict[str, Tuple[nn.Module, torch.Tensor, bool]]:
+        """For a pair of critics: ``{head: (critic module, its input, whether it is full-size)}``."""
+        g, l_ = (getattr(disc, n) for n in self.critics)
+        return {'_global': (g, img_net, True),
+                '_local': (l_, local_patches(img_net, mask_net[:, :1], self.local_size, bbox), False)}
 
 
 def hole_bbox(hole: torch.Tensor) -> torch.Tensor:
@@ -245,7 +265,8 @@ def hole_bbox(hole: torch.Tensor) -> torch.Tensor:
 
 def local_patches(img: torch.Tensor, hole: torch.Tensor, size: int,
                   bbox: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``size x size`` crops centred on each sample's hole box, shifted to stay inside the image.
+    """``size x size`` crops around each sample's hole box (MMagic's ``extract_around_bbox``),
+    shifted to stay inside the image.
 
     ``bbox`` (``N x 4``: top, left, height, width) is the box of a bbox mask when the
     pipeline recorded it; otherwise the tight box around the hole pixels is used.
@@ -256,12 +277,12 @@ def local_patches(img: torch.Tensor, hole: torch.Tensor, size: int,
         raise ValueError(f'local_size {size} is larger than the image ({h}x{w})')
     crops = []
     for i, (t, l, bh, bw) in enumerate(boxes.tolist()):
-        cy, cx = t + bh // 2, l + bw // 2
-        top = int(np.clip(cy - size // 2, 0, h - size))
-        left = int(np.clip(cx - size // 2, 0, w - size))
+        # MMagic's scale_bbox: the box grown to size x size around itself, top-left clamped at 0
+        top = min(max(0, t - (size - bh) // 2), h - size)
+        left = min(max(0, l - (size - bw) // 2), w - size)
         crops.append(img[i:i + 1, :, top:top + size, left:left + size])
     return torch.cat(crops, dim=0)
 
 
 __all__ = ['InpaintIO', 'DiscIO', 'pad_bottom_right', 'local_patches', 'hole_bbox', 'latent_dim',
-           'INPUT_MODES', 'PAD_MODES', 'DISC_INPUT_MODES']
+           'INPUT_MODES', 'PAD_MODES', 'DISC_INPUT_MODES', 'DISC_RETURNS', 'PAIR_HEADS']

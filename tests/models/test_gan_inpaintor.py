@@ -97,10 +97,10 @@ def test_symmetric_padding_is_numpy_symmetric():
 def test_local_patches_follow_the_hole_and_stay_inside():
     img = torch.arange(64.).view(1, 1, 8, 8).expand(2, 1, 8, 8).clone()
     hole = torch.zeros(2, 1, 8, 8)
-    hole[0, :, 1:3, 1:3] = 1   # centre (2, 2): clipped to the top-left corner
-    hole[1, :, 4:7, 5:8] = 1   # centre (5, 6) -> top 3, left 4
+    hole[0, :, 1:3, 1:3] = 1   # box (1, 1, 2, 2): top-left max(0, 1 - (4 - 2) // 2) = 0
+    hole[1, :, 4:7, 5:8] = 1   # box (4, 5, 3, 3): top 4 - 0 = 4; left 5 -> 4 (moved inside the image)
     p = local_patches(img, hole, 4)
-    assert torch.equal(p[0, 0], img[0, 0, 0:4, 0:4]) and torch.equal(p[1, 0], img[1, 0, 3:7, 4:8])
+    assert torch.equal(p[0, 0], img[0, 0, 0:4, 0:4]) and torch.equal(p[1, 0], img[1, 0, 4:8, 4:8])
 
 
 def test_unknown_io_key_and_unpaired_gan_settings_are_refused():
@@ -165,8 +165,9 @@ def test_discriminator_losses_with_r1_and_shift_by_hand():
     lr, _ = m.discriminator(gt)
     (g,) = torch.autograd.grad(lr.sum(), gt)
     r1 = (g.pow(2).flatten(1).sum(1) * 2.0).mean()
-    ref = {'loss_d_fake': F.relu(1 + lf).mean(), 'loss_d_real': F.relu(1 - lr).mean(), 'loss_r1': r1,
-           'loss_disc_shift_fake': 0.5 * (lf ** 2).mean(), 'loss_disc_shift_real': 0.5 * (lr ** 2).mean()}
+    d_fake, d_real = F.relu(1 + lf).mean(), F.relu(1 - lr).mean()
+    ref = {'loss_d_fake': d_fake, 'loss_d_real': d_real, 'loss_r1': r1,  # MMagic: 0.5 * w * loss ** 2
+           'loss_disc_shift_fake': 0.5 * 0.5 * d_fake ** 2, 'loss_disc_shift_real': 0.5 * 0.5 * d_real ** 2}
     for k, v in ref.items():
         assert logs[k] == pytest.approx(v.item(), rel=1e-5), k
     assert grads[0] == pytest.approx(logs['loss_d_fake'] + logs['loss_disc_shift_fake'], rel=1e-6)

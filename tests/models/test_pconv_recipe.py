@@ -162,9 +162,6 @@ def _tv_torch(x, w):
     return dx + dy
 
 
-@pytest.mark.xfail(strict=True, reason="GANInpaintor._g_step calls set_requires_grad(self.generator, True), which "
-                   "re-enables the encoder BN affine parameters stage 2 freezes (norm_cfg requires_grad=False): "
-                   "they get gradients and Adam moves them")
 def test_stage2_keeps_encoder_batchnorm_affine_frozen(tmp_path):
     cfg = load('pconv_places')
     cfg.merge_from_dict(options(write_data(tmp_path, 'places365')))
