@@ -78,7 +78,7 @@ from mmengine.optim import OptimWrapperDict
 from irkit.engine.dist import all_reduce_grads, world_size
 from irkit.losses.gan_loss import DiscShiftLoss, GradientPenaltyLoss, R1Penalty
 from irkit.models.data_preprocessor import unbatch
-from irkit.models.ema import build_ema
+from irkit.models.ema import build_ema, ema_copy_
 from irkit.models.inpaint_io import DiscIO, InpaintIO, pad_bottom_right
 from irkit.registry import ARCHS, LOSSES, MODELS
 
@@ -233,6 +233,12 @@ class GANInpaintor(BaseModel):
             raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
 
     # ------------------------------------------------------------------ utils
+    def init_weights(self) -> None:
+        """The archs' own initialisation (called by the runner), then the EMA copy starts equal to G."""
+        super().init_weights()
+        if self.generator_ema is not None:
+            ema_copy_(self.generator_ema, self.generator)
+
     def train(self, mode: bool = True) -> 'GANInpaintor':
         super().train(mode)
         if self.generator_ema is not None:

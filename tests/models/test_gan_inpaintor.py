@@ -350,3 +350,16 @@ def test_parameters_the_arch_froze_stay_frozen(order):
         m.train_step(batch(seed=it), ow)
     assert torch.equal(m.generator.c1.weight, w0) and not m.generator.c1.weight.requires_grad
     assert not torch.equal(m.generator.c2[0].weight, v0)  # the rest trains
+
+
+def test_init_weights_starts_the_ema_equal_to_the_initialised_generator():
+    """The runner calls init_weights after construction; an arch's own init must reach the EMA copy."""
+    m = build(ema=dict(decay=0.9))
+
+    def init(module):
+        for p in module.parameters():
+            torch.nn.init.constant_(p, 0.25)
+    m.generator.init_weights = lambda: init(m.generator)
+    m.init_weights()
+    for p, q in zip(m.generator.parameters(), m.generator_ema.parameters()):
+        assert torch.equal(p, q) and torch.all(p == 0.25)
