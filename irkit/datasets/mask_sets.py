@@ -14,9 +14,12 @@ Sets (``MASK_SETS``):
 * ``mat_small``, ``mat_large``: MAT's ``RandomMask`` (``mask_generator_512`` small/large),
   the masks behind MAT's and Co-ModGAN's Places/CelebA-HQ tables (MAT released fixed sets
   drawn with this generator);
-* ``ratio_00_10`` ... ``ratio_50_60``: the same large-mask generator accepted only with
-  a hole ratio in the bin (rejection), for the per-ratio tables of PConv, AOT-GAN and
-  DeepFill v2 (their papers use NVIDIA's irregular mask set, which cannot be regenerated);
+* ``ratio_00_10`` ... ``ratio_50_60``: MAT's large-mask generator (its full distribution)
+  with draws kept only when their hole ratio is in the bin (rejection), for the per-ratio
+  tables of PConv, AOT-GAN and DeepFill v2 (their papers use NVIDIA's irregular mask set,
+  which cannot be regenerated). Passing the bin as MAT's ``hole_range`` instead would also
+  shrink the number of boxes and strokes (MAT scales them by ``lo + hi``), leaving no hole at
+  all below 10 %;
 * ``lama_thin``, ``lama_medium``, ``lama_thick``: LaMa's evaluation masks
   (``configs/data_gen/random_{thin,medium,thick}_{256,512}.yaml``, with the selection of its
   ``gen_mask_dataset.py``: 5 draws, at most 50 % holes, one kept), the variant of the set's size
@@ -41,7 +44,7 @@ import numpy as np
 __all__ = ['MASK_SET_VERSION', 'MASK_SETS', 'MASK_GENERATORS', 'MaskSetSpec', 'generate_mask_set',
            'verify_mask_set', 'mask_rng', 'register_mask_generator']
 
-MASK_SET_VERSION = 1
+MASK_SET_VERSION = 2  # 2: ratio bins by rejection from the full large-mask distribution
 # name -> fn(rng, height, width, **params) -> float32 H x W mask, 1 = known, 0 = hole
 MASK_GENERATORS: Dict[str, Callable[..., np.ndarray]] = {}
 
@@ -59,6 +62,20 @@ def _mat(rng: np.random.Generator, height: int, width: int, variant: str = 'larg
          hole_range=(0.0, 1.0)) -> np.ndarray:
     from irkit.datasets.transforms.masks import mat_random_mask
     return mat_random_mask(height, width, variant, hole_range, rng)
+
+
+@register_mask_generator('mat_bin')
+def _mat_bin(rng: np.random.Generator, height: int, width: int, variant: str = 'large',
+             hole_range=(0.0, 1.0), max_draws: int = 100000) -> np.ndarray:
+    """The first draw of MAT's ``variant`` generator (``hole_range`` (0, 1)) whose hole
+    ratio is strictly inside ``hole_range``."""
+    from irkit.datasets.transforms.masks import mat_random_mask
+    lo, hi = float(hole_range[0]), float(hole_range[1])
+    for _ in range(max_draws):
+        known = mat_random_mask(height, width, variant, (0.0, 1.0), rng)
+        if lo < 1.0 - float(known.mean()) < hi:
+            return known
+    raise RuntimeError(f'no {variant} MAT mask with a hole ratio inside ({lo}, {hi}) in {max_draws} draws')
 
 
 @register_mask_generator('lama')
@@ -84,8 +101,8 @@ def _ratio_bins() -> Dict[str, MaskSetSpec]:
     out = {}
     for lo in range(0, 60, 10):
         out[f'ratio_{lo:02d}_{lo + 10:02d}'] = MaskSetSpec(
-            'mat', dict(variant='large', hole_range=(lo / 100, (lo + 10) / 100)),
-            description=f'MAT large-mask generator, hole ratio in ({lo}%, {lo + 10}%) (per-ratio tables)')
+            'mat_bin', dict(variant='large', hole_range=(lo / 100, (lo + 10) / 100)),
+            description=f'MAT large masks with a hole ratio in ({lo}%, {lo + 10}%) (per-ratio tables)')
     return out
 
 

@@ -40,6 +40,23 @@ def test_ratio_sets_stay_in_their_bin_and_manifest_checks_catch_changes(tmp_path
     assert {f'ratio_{lo:02d}_{lo + 10:02d}' for lo in range(0, 60, 10)} <= set(MASK_SETS)
 
 
+def test_every_ratio_bin_is_the_large_generators_first_draw_inside_the_bin(tmp_path):
+    """Rejection from MAT's full large-mask distribution; the lowest bin too (MAT's own
+    hole_range scaling leaves no hole at all there)."""
+    for lo in range(0, 60, 10):
+        name = f'ratio_{lo:02d}_{lo + 10:02d}'
+        m = generate_mask_set(name, str(tmp_path / name), count=2, size=64, seed=3)
+        for i, f in enumerate(m['files']):
+            rng = mask_rng(3, name, i)
+            while True:  # independent re-draw: the first large mask whose hole ratio is in the bin
+                known = mat_random_mask(64, 64, 'large', (0.0, 1.0), rng)
+                if lo / 100 < (known == 0).mean() < (lo + 10) / 100:
+                    break
+            img = cv2.imread(str(tmp_path / name / f['file']), cv2.IMREAD_UNCHANGED)
+            assert np.array_equal(img == 255, known == 0), (name, i)
+            assert lo / 100 < f['hole_ratio'] < (lo + 10) / 100
+
+
 def test_a_mask_folder_stating_its_convention_refuses_the_wrong_polarity(tmp_path):
     from irkit.registry import DATASETS
     generate_mask_set('mat_small', str(tmp_path / 'masks'), count=2, size=32)
