@@ -35,9 +35,12 @@ scored on and the published numbers with their provenance::
             AverageOf: [Test100, Rain100H]
             Metrics: {PSNR: 32.73}
 
-A result without ``Eval`` is a published number irkit cannot score itself (for
-example the DND online benchmark); its leaderboard row says why (``Eval: {Online:
-'...'}``) instead of being dropped.
+A published number irkit cannot score itself keeps its row, which says why instead of
+being dropped: ``Eval: {Online: '...'}`` for an online benchmark (DND), ``Eval:
+{Unavailable: '...'}`` when irkit lacks the test data (e.g. LaMa's segmentation masks).
+
+Results of different methods on the same benchmark use the same dataset name and the
+same ``Folders``: the leaderboard then lists their published numbers side by side.
 """
 from __future__ import annotations
 
@@ -77,6 +80,7 @@ class Result:
     verified: bool
     cfg_options: Optional[Dict[str, Any]] = None
     online: Optional[str] = None
+    unavailable: Optional[str] = None
     average_of: Optional[List[str]] = None
     scale: Dict[str, float] = field(default_factory=dict)
     tolerance: Dict[str, float] = field(default_factory=dict)
@@ -151,17 +155,22 @@ def _result(d: Any, where: str, datasets: Dict[str, DatasetSpec]) -> Result:
             raise MetafileError(f'{where}.Metrics.{k}: expected a number, got {v!r}')
     verified = _req(d, 'Verified', where, bool)
     ev, avg = d.get('Eval'), d.get('AverageOf')
-    cfg_options = online = None
+    cfg_options = online = unavailable = None
     if avg is not None:
         if not isinstance(avg, list) or not avg:
             raise MetafileError(f'{where}.AverageOf: expected a non-empty list of dataset names')
     elif ev is not None:
-        _known(ev, ('CfgOptions', 'Online'), f'{where}.Eval')
-        online = ev.get('Online')
+        _known(ev, ('CfgOptions', 'Online', 'Unavailable'), f'{where}.Eval')
+        online, unavailable = ev.get('Online'), ev.get('Unavailable')
         cfg_options = ev.get('CfgOptions')
-        if online is None and not isinstance(cfg_options, dict):
-            raise MetafileError(f'{where}.Eval: needs CfgOptions (a mapping) or Online (a reason)')
-        if name not in datasets and online is None:
+        given = [k for k in ('CfgOptions', 'Online', 'Unavailable') if ev.get(k) is not None]
+        if len(given) != 1 or (cfg_options is not None and not isinstance(cfg_options, dict)):
+            raise MetafileError(f'{where}.Eval: needs exactly one of CfgOptions (a mapping), Online (a reason) '
+                                f'or Unavailable (a reason); got {", ".join(given) or "none"}')
+        for key, reason in (('Online', online), ('Unavailable', unavailable)):
+            if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+                raise MetafileError(f'{where}.Eval.{key}: expected a reason (text), got {reason!r}')
+        if name not in datasets and cfg_options is not None:
             raise MetafileError(f'{where}: dataset {name!r} is not described under Datasets '
                                 f'(known: {", ".join(datasets)})')
     for key in ('Scale', 'Tolerance'):
@@ -170,7 +179,8 @@ def _result(d: Any, where: str, datasets: Dict[str, DatasetSpec]) -> Result:
                 raise MetafileError(f'{where}.{key}.{k}: must name a metric of this row with a number')
     return Result(dataset=name, metrics={k: float(v) for k, v in metrics.items()},
                   protocol=str(_req(d, 'Protocol', where, str)), source=_req(d, 'Source', where, str),
-                  verified=verified, cfg_options=cfg_options, online=online, average_of=avg,
+                  verified=verified, cfg_options=cfg_options, online=online, unavailable=unavailable,
+                  average_of=avg,
                   scale=dict(d.get('Scale') or {}), tolerance=dict(d.get('Tolerance') or {}),
                   note=str(d.get('Note') or ''))
 

@@ -38,6 +38,7 @@ class Row:
     checkpoint: str = ''
     missing: List[str] = field(default_factory=list)
     short_reason: str = ''
+    benchmark: str = ''  # rows with the same key are comparable across methods ('' = not)
 
     @property
     def text_verdict(self) -> str:
@@ -102,6 +103,7 @@ def markdown(rows: Sequence[Row], title: str = 'Leaderboard reproduction', heade
         counts[k] = counts.get(k, 0) + 1
     lines += ['(model, dataset) rows: ' + ', '.join(f'{v} {k}' for k, v in sorted(counts.items()))
               + f' (of {len(groups)}; {len(rows)} metric values in the CSV/JSON).', '']
+    lines += comparison_markdown(rows)
     methods: List[str] = []
     for r in rows:
         if r.method not in methods:
@@ -136,6 +138,85 @@ def markdown(rows: Sequence[Row], title: str = 'Leaderboard reproduction', heade
         lines += [f'- {t}' for t in todo]
         lines.append('')
     return '\n'.join(lines)
+
+
+def _best(values: List[Optional[float]], metric: str) -> Optional[float]:
+    present = [v for v in values if v is not None]
+    if len(present) < 2:
+        return None
+    return min(present) if metric in LOWER_IS_BETTER else max(present)
+
+
+def comparison_markdown(rows: Sequence[Row]) -> List[str]:
+    """Lines of a "same benchmark, several methods" section: for every benchmark (rows
+    with the same :attr:`Row.benchmark`, i.e. the same dataset name and folders) on
+    which two or more methods have published numbers, one table of those numbers side
+    by side, best first by the first metric, the best published value of each column in
+    bold. Returns ``[]`` when no benchmark is shared."""
+    bench: Dict[str, Dict[tuple, List[Row]]] = {}
+    for r in rows:
+        if r.benchmark:
+            bench.setdefault(r.benchmark, {}).setdefault((r.method, r.model), []).append(r)
+    shared = {k: v for k, v in bench.items() if len({m for m, _ in v}) >= 2}
+    if not shared:
+        return []
+    names: Dict[str, int] = {}
+    for k, v in shared.items():
+        d = next(iter(v.values()))[0].dataset
+        names[d] = names.get(d, 0) + 1
+    out = ['## Same benchmark, several methods', '',
+           'Published numbers of different methods on the same test images, masks or degradations and '
+           'the same metric code (one benchmark = one dataset name with the same benchmark folders in the '
+           'metafiles), side by side; rows are ordered by the first metric, best first, and the best '
+           'published value of each column is in bold. Each number keeps its source; the sections '
+           'further down give every row\'s verdict and caveats.', '']
+    for key, models in shared.items():
+        first = next(iter(models.values()))[0]
+        metrics: List[str] = []
+        for g in models.values():
+            for r in g:
+                if r.metric not in metrics:
+                    metrics.append(r.metric)
+        lead = metrics[0]
+        sign = 1.0 if lead in LOWER_IS_BETTER else -1.0
+
+        def order(item, lead=lead, sign=sign):
+            v = next((r.published for r in item[1] if r.metric == lead and r.published is not None), None)
+            return (v is None, sign * v if v is not None else 0.0)
+        ordered = sorted(models.items(), key=order)
+        value = {(mk, r.metric): r for mk, g in ordered for r in g}
+        best = {m: _best([value[(mk, m)].published if (mk, m) in value else None for mk, _ in ordered], m)
+                for m in metrics}
+        heading = first.dataset if names[first.dataset] == 1 else key
+        out += [f'### {heading}', '']
+        protocols: List[str] = []
+        for _, g in ordered:
+            if g[0].protocol not in protocols:
+                protocols.append(g[0].protocol)
+        if len(protocols) == 1:
+            out += [f'Protocol: {protocols[0]}', '']
+        arrows = ['↓' if m in LOWER_IS_BETTER else '↑' for m in metrics]
+        out += ['| method | model | ' + ' | '.join(f'{m} {a}' for m, a in zip(metrics, arrows))
+                + ' | measured here | source |' + (' protocol |' if len(protocols) > 1 else ''),
+                '|---|---|' + '---|' * len(metrics) + '---|---|' + ('---|' if len(protocols) > 1 else '')]
+        for (method, model), g in ordered:
+            cells = []
+            for m in metrics:
+                r = value.get(((method, model), m))
+                if r is None or r.published is None:
+                    cells.append('—')
+                    continue
+                txt = f'{r.published:g}'  # as published (no padding to a fixed precision)
+                cells.append(f'**{txt}**' if best[m] is not None and r.published == best[m] else txt)
+            measured = [f'{r.metric} {_fmt(r.measured, r.metric)}' for r in g if r.measured is not None]
+            src = g[0].source + ('' if g[0].verified else ' †')
+            line = (f'| {method} | {model} | ' + ' | '.join(cells) + f' | {_cell(measured) if measured else "not run"} | '
+                    f'{_cell([src])} |')
+            if len(protocols) > 1:
+                line += f' {_cell([g[0].protocol])} |'
+            out.append(line)
+        out.append('')
+    return out
 
 
 def _group_verdict(g: Sequence[Row]) -> str:
@@ -213,5 +294,5 @@ def plot(rows: Sequence[Row], path: str) -> Optional[Path]:
     return path
 
 
-__all__ = ['Row', 'judge', 'tolerance_for', 'markdown', 'to_csv', 'to_json', 'plot',
+__all__ = ['Row', 'judge', 'tolerance_for', 'markdown', 'comparison_markdown', 'to_csv', 'to_json', 'plot',
            'DEFAULT_TOLERANCES', 'LOWER_IS_BETTER', 'REPRODUCED', 'DIFFERS', 'NOT_RUN']

@@ -102,6 +102,14 @@ class Leaderboard:
             job.missing.append(f'{res.dataset} is scored online ({res.online})')
             job.short.append(f'online benchmark ({res.online})')
             return job
+        if res.unavailable is not None:
+            job.missing.append(f'irkit cannot score {res.dataset}: {res.unavailable}')
+            job.short.append(f'not scorable in irkit ({res.unavailable})')
+            return job
+        if res.dataset not in mf.datasets:
+            job.missing.append(f'{res.dataset} has no benchmark folders under Datasets in {mf.path}')
+            job.short.append(f'no benchmark folders described for {res.dataset}')
+            return job
         cfg_path = repo_path(model.config, self.repo_root)
         if not osp.isfile(cfg_path):
             job.missing.append(f'config missing: {model.config} is not in this checkout')
@@ -249,7 +257,8 @@ class Leaderboard:
         for metric, published in res.metrics.items():
             row = Row(method=mf.method, model=model.name, dataset=res.dataset, metric=metric,
                       published=published, protocol=res.protocol, source=res.source,
-                      verified=res.verified, note=res.note, config=model.config)
+                      verified=res.verified, note=res.note, config=model.config,
+                      benchmark=benchmark_key(mf, res))
             tol = tolerance_for(metric, self.tolerances, res.tolerance)
             if res.average_of is not None:
                 vals, lacking = [], []
@@ -293,6 +302,18 @@ class Leaderboard:
         return float(v) * float(scale)
 
 
+def benchmark_key(mf: Metafile, res: Result) -> str:
+    """What makes published numbers comparable across methods: the dataset name plus its
+    benchmark folders (or how it is scored when irkit has none). Averages get ``''``: an
+    average of one paper's sets is not comparable with another paper's."""
+    if res.average_of is not None:
+        return ''
+    spec = mf.datasets.get(res.dataset)
+    if spec is not None and res.online is None and res.unavailable is None:
+        return f"{res.dataset} [{', '.join(spec.folders)}]"
+    return f"{res.dataset} [{'online' if res.online is not None else 'not scorable in irkit'}]"
+
+
 def write_outputs(rows: List[Row], out_md: str, header: str = '', **meta) -> Dict[str, str]:
     """``out_md`` plus its ``.csv``, ``.json`` and ``.png`` siblings (the plot only when some
     row was measured). Returns the paths written."""
@@ -309,4 +330,4 @@ def write_outputs(rows: List[Row], out_md: str, header: str = '', **meta) -> Dic
     return paths
 
 
-__all__ = ['Leaderboard', 'Job', 'write_outputs', 'checkpoint_candidates']
+__all__ = ['Leaderboard', 'Job', 'write_outputs', 'checkpoint_candidates', 'benchmark_key']

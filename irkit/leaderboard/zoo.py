@@ -11,6 +11,11 @@ def _num(v: float) -> str:
     return f'{v:.4f}'.rstrip('0').rstrip('.') if abs(v) < 1 else f'{v:.2f}'
 
 
+def _esc(text: str) -> str:
+    """Text for a Markdown table cell (a '|' would end the cell)."""
+    return str(text).replace('|', '\\|')
+
+
 def _link(text: str, url: str) -> str:
     """``[text](url)``; a URL followed by words keeps the words after the link."""
     head, _, rest = url.partition(' ')
@@ -60,8 +65,8 @@ def model_zoo_markdown(metafiles: Sequence[Metafile]) -> str:
                 res.append(f"{r.dataset}: {vals}{'' if r.verified else ' †'}")
             extra = ''.join(f'<br>+ {_link(w.file, w.url)}' for w in m.extra_weights)
             sha = f'`{m.weights.sha256[:16]}…`' if m.weights.sha256 else 'unknown'
-            lines.append(f'| {m.name} | {m.task} | `{m.config}` | {_link(m.weights.file, m.weights.url)}{extra} | '
-                         f'{sha} | {m.converter} | {"<br>".join(res) if res else "—"} |')
+            lines.append(f'| {m.name} | {_esc(m.task)} | `{m.config}` | {_esc(_link(m.weights.file, m.weights.url))}'
+                         f'{_esc(extra)} | {sha} | {m.converter} | {_esc("<br>".join(res)) if res else "—"} |')
         lines.append('')
         notes = [(m.name, m.note) for m in mf.models if m.note]
         if notes:
@@ -74,12 +79,12 @@ def model_zoo_markdown(metafiles: Sequence[Metafile]) -> str:
                     srcs.append(s)
         if srcs:
             lines += ['Scoring protocols and sources:', '', '| dataset | protocol | source |', '|---|---|---|']
-            lines += [f'| {d} | {p} | {s} |' for d, p, s in srcs] + ['']
+            lines += [f'| {_esc(d)} | {_esc(p)} | {_esc(s)} |' for d, p, s in srcs] + ['']
         if mf.datasets:
             lines += ['Benchmark folders (under `--data-root`):', '', '| dataset | folders | where to get it |',
                       '|---|---|---|']
             for d in mf.datasets.values():
-                lines.append(f"| {d.name} | {'<br>'.join(f'`{f}`' for f in d.folders)} | {d.download} |")
+                lines.append(f"| {_esc(d.name)} | {'<br>'.join(f'`{f}`' for f in d.folders)} | {_esc(d.download)} |")
             lines.append('')
     return '\n'.join(lines)
 
