@@ -225,7 +225,7 @@ def test_metafile_validation_names_the_field():
 
 def test_repository_metafiles_cover_the_zoo():
     mfs = {mf.method: mf for mf in load_metafiles(os.path.join(ROOT, 'configs', 'metafiles'))}
-    assert {'MPRNet', 'Restormer', 'PromptIR', 'MAT', 'DA-CLIP'} <= set(mfs)
+    assert {'MPRNet', 'Restormer', 'PromptIR', 'MAT', 'DA-CLIP', 'LaMa', 'AOT-GAN', 'Co-Mod-GAN'} <= set(mfs)
     files = {m.weights.file for mf in mfs.values() for m in mf.models}
     # every released model of the four methods (their official release pages and READMEs)
     assert {'model_deblurring.pth', 'model_denoising.pth', 'model_deraining.pth'} <= files
@@ -236,6 +236,21 @@ def test_repository_metafiles_cover_the_zoo():
     assert restormer <= files
     assert {'model.ckpt', 'Places_512.pkl', 'Places_512_FullData.pkl', 'CelebA-HQ_512.pkl',
             'CelebA-HQ_256.pkl', 'FFHQ_512.pkl', 'universal-ir.pth', 'daclip_ViT-B-32.pt'} <= files
+    # inpainting releases: LaMa's experiment folders, AOT-GAN's generators and MMagic's AOT-GAN, Co-Mod-GAN's port
+    assert {'big-lama/models/best.ckpt', 'big-lama-with-discr/models/best.ckpt',
+            'lama-places/lama-fourier/models/best.ckpt', 'lama-celeba-hq/lama-fourier/models/best.ckpt',
+            'places2/G0000000.pt', 'celebahq/G0000000.pt', 'AOT-GAN_512x512_4x12_places_20220509-6641441b.pth',
+            'co-mod-gan-places2-050000_net_G_ema.pth'} <= files
+    big = next(m for m in mfs['LaMa'].models if m.name == 'lama_big_places')
+    assert {r.dataset: r.metrics for r in big.results} == {
+        'Places365 small masks': {'FID': 0.99, 'P-IDS': 22.79, 'U-IDS': 40.58},   # MAT README, LaMa-Big
+        'Places365 large masks': {'FID': 2.97, 'P-IDS': 13.09, 'U-IDS': 32.39}}
+    aot = {m.name: m for m in mfs['AOT-GAN'].models}
+    assert next(r for r in aot['aotgan_places512'].results if r.dataset == 'Places365 PConv masks 50-60%').metrics == \
+        {'MAE': 7.07, 'PSNR': 19.01, 'SSIM': 0.682}                               # MMagic README, paper column
+    assert next(r for r in aot['aotgan_places512_mmagic'].results
+                if r.dataset == 'Places365 PConv masks 50-60%').metrics == {'MAE': 10.16, 'PSNR': 20.05, 'SSIM': 0.739}
+    assert {m.converter for m in aot.values()} == {'aotgan', 'mmagic_aotgan'}
     for mf in mfs.values():
         for m in mf.models:
             for r in m.results:
@@ -244,9 +259,9 @@ def test_repository_metafiles_cover_the_zoo():
     assert next(r for r in gopro.results if r.dataset == 'GoPro').metrics == {'PSNR': 32.66, 'SSIM': 0.959}
     pi = mfs['PromptIR'].models[0]
     assert next(r for r in pi.results if r.dataset == 'BSD68 σ25').metrics == {'PSNR': 31.31, 'SSIM': 0.888}
-    for mf in mfs.values():  # every config named exists, or is one the MAT issue will add
+    for mf in mfs.values():  # every config named exists
         for m in mf.models:
-            assert os.path.isfile(os.path.join(ROOT, m.config)) or m.config.startswith('configs/mat_'), m.config
+            assert os.path.isfile(os.path.join(ROOT, m.config)), m.config
 
 
 def test_cli_with_nothing_present_lists_what_to_download(tmp_path):
