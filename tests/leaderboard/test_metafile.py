@@ -5,6 +5,7 @@ The inpainting rows are also built on tiny data written here (images, MAT-style 
 irkit mask sets in the declared folders): each sample's mask must be a file of the declared
 mask folder, read with that folder's polarity.
 """
+import json
 import os
 import re
 from collections import defaultdict
@@ -80,7 +81,8 @@ def _scoring(mf, m, r):
     if ds.get('mask_root') is None:  # then the dataset reads no mask files: these two are unused
         ds.pop('mask_match', None)
         ds.pop('mask_white_is_hole', None)
-    return ds, [dict(e) for e in cfg.test_evaluator]
+    # values, not containers: a metafile's YAML list is the config's tuple
+    return json.loads(json.dumps([ds, [dict(e) for e in cfg.test_evaluator]]))
 
 
 def test_inpainting_benchmarks_are_scored_alike_in_every_metafile():

@@ -225,7 +225,8 @@ def test_metafile_validation_names_the_field():
 
 def test_repository_metafiles_cover_the_zoo():
     mfs = {mf.method: mf for mf in load_metafiles(os.path.join(ROOT, 'configs', 'metafiles'))}
-    assert {'MPRNet', 'Restormer', 'PromptIR', 'MAT', 'DA-CLIP', 'LaMa', 'AOT-GAN', 'Co-Mod-GAN'} <= set(mfs)
+    assert {'MPRNet', 'Restormer', 'PromptIR', 'MAT', 'DA-CLIP', 'LaMa', 'AOT-GAN', 'Co-Mod-GAN', 'GLCIC',
+            'DeepFill v1', 'DeepFill v2', 'PConv'} <= set(mfs)
     files = {m.weights.file for mf in mfs.values() for m in mf.models}
     # every released model of the four methods (their official release pages and READMEs)
     assert {'model_deblurring.pth', 'model_denoising.pth', 'model_deraining.pth'} <= files
