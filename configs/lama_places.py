@@ -79,7 +79,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # LaMa reports FID, LPIPS (VGG) and SSIM on the composited images; weights in $IRKIT_WEIGHTS
-val_evaluator = [dict(type='FID'), dict(type='LPIPS', net='vgg'), dict(type='SSIM')]
+val_evaluator = [dict(type='FID', protocol='pytorch-fid'), dict(type='LPIPS', net='vgg'), dict(type='SSIM')]
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='IterTrainLoop', max_iters=_iters, val_interval=_iters_per_epoch)

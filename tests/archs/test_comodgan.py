@@ -94,7 +94,7 @@ def test_contract_declarations():
     torch.manual_seed(0)
     out = io.call(g.eval(), img, known)['pred']
     assert out.shape == img.shape and torch.equal(out * known, img * known)
-    assert DiscIO.of(d).call(d, img, known)[0].shape == (2, 1)
+    assert DiscIO.of(d).call(d, img, known)[''][0].shape == (2, 1)
 
 
 def test_known_pixels_are_kept_exactly_and_holes_are_generated():
