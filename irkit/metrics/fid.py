@@ -27,7 +27,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -170,7 +170,7 @@ class _InceptionMetric(BaseMetric):
     """Collects Inception features of ``pred`` and ``gt`` for every sample."""
     default_prefix: Optional[str] = ''
 
-    def __init__(self, inception_path: Optional[str] = None, pred_key: str = 'pred',
+    def __init__(self, inception_path: Union[str, bool, None] = None, pred_key: str = 'pred',
                  gt_key: str = 'gt', device: str = 'cpu', collect_device: str = 'cpu',
                  prefix: Optional[str] = None, network: Optional[nn.Module] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -217,7 +217,8 @@ class FID(_InceptionMetric):
     Args:
         inception_path: StyleGAN2-ADA's ``inception-2015-12-05.pt`` (or pytorch-fid's
             ``pt_inception-2015-12-05-6726825d.pth``); ``None`` looks it up in
-            ``$IRKIT_WEIGHTS``.
+            ``$IRKIT_WEIGHTS``; ``False`` builds it with random weights (smoke tests only:
+            the numbers mean nothing).
         protocol: ``'mat'`` (MAT / StyleGAN2-ADA: covariance / N) or ``'pytorch-fid'``
             (``np.cov``: / (N - 1)); see :mod:`irkit.metrics.fid`.
         cov_estimator: ``'biased'`` (/ N) or ``'unbiased'`` (/ (N - 1)); ``None`` takes the
@@ -226,7 +227,7 @@ class FID(_InceptionMetric):
         network: optional feature network (uint8-range NCHW RGB -> (N, D)) used instead.
     """
 
-    def __init__(self, inception_path: Optional[str] = None, protocol: str = 'mat',
+    def __init__(self, inception_path: Union[str, bool, None] = None, protocol: str = 'mat',
                  cov_estimator: Optional[str] = None, pred_key: str = 'pred',
                  gt_key: str = 'gt', device: str = 'cpu', collect_device: str = 'cpu',
                  prefix: Optional[str] = None, network: Optional[nn.Module] = None) -> None:
@@ -253,7 +254,7 @@ class PIDS(_InceptionMetric):
         Others as :class:`FID`.
     """
 
-    def __init__(self, inception_path: Optional[str] = None, with_fid: bool = False,
+    def __init__(self, inception_path: Union[str, bool, None] = None, with_fid: bool = False,
                  fid_protocol: str = 'mat', cov_estimator: Optional[str] = None,
                  svm_C: float = 1.0, pred_key: str = 'pred', gt_key: str = 'gt',
                  device: str = 'cpu', collect_device: str = 'cpu', prefix: Optional[str] = None,

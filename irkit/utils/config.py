@@ -19,21 +19,32 @@ class ConfigError(ValueError):
 
 
 class DictAction(_MMDictAction):
-    """mmengine's ``--cfg-options KEY=VALUE`` action; a malformed item is a :class:`ConfigError`
-    naming it (not an unpacking or assertion error)."""
+    """mmengine's ``--cfg-options KEY=VALUE`` action, plus Python literals with braces:
+    ``val_evaluator=[{'type':'PSNR'},{'type':'SSIM'}]`` gives a list of dicts (read with
+    :func:`ast.literal_eval`, so nothing is executed). A malformed item is a
+    :class:`ConfigError` naming it (not an unpacking or assertion error)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         opt = option_string or '--cfg-options'
+        options = dict(getattr(namespace, self.dest, None) or {})
         for kv in values or []:
             key, eq, val = kv.partition('=')
             if not eq or not key:
                 raise ConfigError(f"{opt} {kv}: expected KEY=VALUE, e.g. train_cfg.max_iters=1000")
+            if '{' in val:  # mmengine's parser has no dicts
+                try:
+                    options[key] = ast.literal_eval(val)
+                except (ValueError, SyntaxError):
+                    raise ConfigError(f"{opt} {kv}: cannot read the value of '{key}' as a Python literal "
+                                      "(dicts are written {'type':'PSNR'}, strings quoted)") from None
+                continue
             try:
-                self._parse_iterable(val)
+                options[key] = self._parse_iterable(val)
             except Exception:  # noqa: BLE001 - mmengine asserts on unbalanced brackets
                 raise ConfigError(f"{opt} {kv}: cannot parse the value {val!r} of '{key}' (unbalanced "
                                   "brackets or quotes? lists are written [1,2] or (1,2), no spaces)") from None
-        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, self.dest, options)
+
 
 RUNNER_KEYS = {
     'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
