@@ -2,7 +2,7 @@
 
     python benchmarks/bench_lmdb_damage.py [--mutations-per-page 12] [--seed 0]
 
-Builds the database of ``tests/datasets/lmdb_damage.py`` (values on overflow pages and ~200
+Builds the database of ``tests/e2e/lmdb_damage.py`` (values on overflow pages and ~200
 inline values over several leaf pages), damages ``data.mdb`` the same ways (truncated at
 every page boundary and mid-page; 1-8 random bytes overwritten in every page) and reads every
 key after each damage, once with each reader, each attempt in a forked child so that a crash
@@ -22,7 +22,7 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tests', 'datasets'))
+sys.path.insert(0, osp.join(ROOT, 'tests', 'e2e'))
 
 import lmdb_damage  # noqa: E402
 

@@ -14,6 +14,20 @@ TINY_DEMO = ['model.generator.nc=8', 'model.generator.nb=3', 'train_dataloader.b
              'train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
              'param_scheduler.0.T_max=2', 'default_hooks.logger.interval=1']
 
+# the override set that shrinks configs/mat_places.py to a CPU-sized MAT (also in docs/methods/mat.md)
+TINY_MAT = [
+    'model.generator.z_dim=32', 'model.generator.w_dim=32', 'model.generator.img_resolution=128',
+    'model.generator.stage1_dim=12', 'model.generator.channel_table=[16,32,32,32,32,32]',
+    'model.discriminator.img_resolution=128', 'model.discriminator.channel_table=[16,32,32,32,32,32]',
+    'model.perceptual_loss.pretrained=False', 'model.batch_gpu=1', 'model.d_reg_interval=2',
+    'train_dataloader.batch_size=1', 'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False', 'train_dataloader.dataset.pipeline.1.crop_size=128',
+    'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None',
+    'test_dataloader=None', 'test_cfg=None', 'test_evaluator=None',
+    'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.save_best=None',
+    'default_hooks.logger.interval=1',
+]
+
 
 def _tagged_processes(tag: str) -> list:
     """Pids of the live processes whose environment carries ``IRKIT_TEST_RUN=tag``."""

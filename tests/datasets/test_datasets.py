@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from data_fixtures import read_rgb_float, write_images
+from tests.datasets.data_fixtures import read_rgb_float, write_images
 
 from irkit.datasets import (AllInOneDataset, ImageFolderDataset, InpaintingDataset,
                             PairedImageDataset, SampleError)

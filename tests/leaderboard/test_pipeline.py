@@ -9,7 +9,6 @@ import csv
 import json
 import os
 import shutil
-import sys
 
 import cv2
 import numpy as np
@@ -20,7 +19,7 @@ import yaml
 from irkit.leaderboard.metafile import MetafileError, load_metafiles, parse_metafile
 from irkit.leaderboard.report import REPRODUCED, judge, Row
 from irkit.leaderboard.runner import Leaderboard, write_outputs
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT
 
 TINY = {'model.generator.nc': 4, 'model.generator.nb': 2, 'test_dataloader.num_workers': 0,
         'test_dataloader.persistent_workers': False}
@@ -263,37 +262,3 @@ def test_repository_metafiles_cover_the_zoo():
     for mf in mfs.values():  # every config named exists
         for m in mf.models:
             assert os.path.isfile(os.path.join(ROOT, m.config)), m.config
-
-
-def test_cli_with_nothing_present_lists_what_to_download(tmp_path):
-    out = tmp_path / 'lb.md'
-    proc = run_tool([sys.executable, 'tools/leaderboard.py', '--data-root', str(tmp_path / 'data'),
-                     '--checkpoints', str(tmp_path / 'ck'), '--methods', 'MPRNet', 'PromptIR',
-                     '--out', str(out), '--cache-dir', str(tmp_path / 'cache'), '--no-progress'])
-    assert '0 measured' in proc.stdout
-    md = out.read_text()
-    rows = list(csv.DictReader(open(tmp_path / 'lb.csv')))
-    assert rows and all(r['verdict'] == 'not run' for r in rows)
-    assert any(r['dataset'] == 'DND' and 'online' in r['reason'] for r in rows)
-    assert str(tmp_path / 'ck' / 'mprnet' / 'model_deblurring.pth') in md
-    assert str(tmp_path / 'data' / 'GoPro' / 'test' / 'input') in md
-    assert str(tmp_path / 'ck' / 'promptir' / 'model.ckpt') in md
-    assert not (tmp_path / 'lb.png').exists()  # nothing measured: no empty plot
-    assert 'no plot: nothing was measured' in proc.stdout
-    assert json.load(open(tmp_path / 'lb.json'))['rows']
-
-
-def test_cli_writes_to_the_work_dir_unless_told_otherwise(tmp_path):
-    tracked = {p: open(os.path.join(ROOT, 'docs', p), 'rb').read()
-               for p in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json')}
-    cache = tmp_path / 'cache'
-    common = [sys.executable, 'tools/leaderboard.py', '--data-root', str(tmp_path / 'data'), '--checkpoints',
-              str(tmp_path / 'ck'), '--methods', 'PromptIR', '--cache-dir', str(cache), '--no-progress']
-    run_tool(common)
-    assert (cache / 'leaderboard.md').is_file() and (cache / 'leaderboard.csv').is_file()
-    for p, data in tracked.items():  # the repository's tables are untouched
-        assert open(os.path.join(ROOT, 'docs', p), 'rb').read() == data, p
-    out_dir = tmp_path / 'site'
-    run_tool(common + ['--out', f'{out_dir}/'])  # a folder: leaderboard.md inside it
-    md = (out_dir / 'leaderboard.md').read_text()
-    assert f'--out {out_dir}/' in md and (out_dir / 'leaderboard.json').is_file()

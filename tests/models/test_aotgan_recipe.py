@@ -1,12 +1,11 @@
-"""AOT-GAN configs: the official recipe, one training step checked by hand, train + test end to end.
+"""AOT-GAN configs: the official recipe, one training step checked by hand (train + test end to end:
+tests/e2e/test_aotgan_recipe.py).
 
 The configs' networks are shrunk through config options only (one AOT block; VGG19 with random
 weights instead of the ImageNet file), on tiny images and masks written in the configs' layout.
 """
 import copy
-import json
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -19,7 +18,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from irkit.registry import DATASETS, MODELS
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT
 
 CONFIGS = {'aotgan_places': 'places365', 'aotgan_celebahq': 'celeba-hq'}
 SIZE = 40  # >= 36 (the rate-8 reflection padding at 1/4 scale) and a multiple of 4
@@ -190,34 +189,6 @@ def test_one_training_step_by_hand(name, tmp_path):
                                        msg=lambda m: f'{n}: {m}')
             moved += int(sure.sum())
         assert moved > 0.5 * sum(p.numel() for p in net.parameters())
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('name', sorted(CONFIGS))
-def test_config_trains_and_tools_test_scores_it(name, tmp_path):
-    cfg_path = os.path.join(ROOT, 'configs', f'{name}.py')
-    opts = []
-    for k, v in options(write_data(tmp_path / 'data', CONFIGS[name])).items():
-        v = 'None' if v is None else (f'[{v[0]},{v[1]}]' if isinstance(v, list) else v)
-        opts.append(f'{k}={v}')
-    wd = tmp_path / 'wd'
-    run_tool([sys.executable, 'tools/train.py', cfg_path, '--work-dir', str(wd), '--cfg-options', *opts],
-             timeout=600)
-    assert (wd / 'iter_2.pth').is_file()
-    out = tmp_path / 'metrics.json'
-    run_tool([sys.executable, 'tools/test.py', cfg_path, str(wd), '--work-dir', str(wd), '--out', str(out),
-              '--save-images', str(tmp_path / 'results'), '--cfg-options', *opts], timeout=600)
-    metrics = json.loads(out.read_text())['metrics']
-    assert {'MAE', 'PSNR', 'SSIM', 'MSE'} <= set(metrics) and all(np.isfinite(v) for v in metrics.values())
-    assert len(os.listdir(tmp_path / 'results')) >= 2
-    # an official G*.pt (plain generator state_dict) is scored directly
-    torch.manual_seed(1)
-    from irkit.archs.aotgan import AOTGenerator
-    torch.save(AOTGenerator(block_num=1).state_dict(), tmp_path / 'G0000000.pt')
-    out2 = tmp_path / 'metrics_official.json'
-    run_tool([sys.executable, 'tools/test.py', cfg_path, str(tmp_path / 'G0000000.pt'), '--work-dir',
-              str(tmp_path / 'wd2'), '--out', str(out2), '--cfg-options', *opts], timeout=600)
-    assert json.loads(out2.read_text())['metrics']['PSNR'] != metrics['PSNR']
 
 
 def test_official_generator_file_inpaints_any_size(tmp_path):

@@ -1,5 +1,5 @@
-"""GLCIC, DeepFill v1 and DeepFill v2 configs: MMagic's recipes, one training step checked by hand, and
-train + tools/test.py end to end.
+"""GLCIC, DeepFill v1 and DeepFill v2 configs: MMagic's recipes and one training step checked by hand
+(train + tools/test.py end to end: tests/e2e/test_mmagic_gan_recipes.py).
 
 The networks are shrunk through config options only (DeepFill: ``channel_factor=0.25``; discriminators:
 ``max_channels``; GLCIC: a 16 px local patch), on tiny images written in the configs' folder layout.
@@ -7,9 +7,7 @@ Expected values are computed here from the formulas of MMagic's inpaintors (``on
 ``two_stage.py``, ``gl_inpaintor.py``, ``deepfillv1.py`` of open-mmlab/mmagic@0a560bb).
 """
 import copy
-import json
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -24,7 +22,7 @@ from mmengine.registry import DefaultScope
 from irkit.registry import DATASETS, MODELS
 from tests.archs.mmagic_released_configs import (DEEPFILLV1_DISC, DEEPFILLV1_GENERATOR, DEEPFILLV2_DISC,
                                                     DEEPFILLV2_GENERATOR, GL_DISC, GL_GENERATOR)
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT
 
 CONFIGS = {'glcic_places': 'places365', 'glcic_celebahq': 'celeba-hq', 'deepfillv1_places': 'places365',
            'deepfillv1_celebahq': 'celeba-hq', 'deepfillv2_places': 'places365', 'deepfillv2_celebahq': 'celeba-hq'}
@@ -269,7 +267,6 @@ def test_deepfillv2_step_by_hand(tmp_path):
                 'loss_g': -0.1 * g_fake.mean()})
 
 
-
 def test_deepfillv1_step_by_hand(tmp_path):
     """What MMagic's DeepFillv1Inpaintor computes (the critic update every step, G every disc_step-th)."""
     model, optim, batch = build_step('deepfillv1_places', tmp_path, disc_steps=1)
@@ -300,30 +297,6 @@ def test_deepfillv1_step_by_hand(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ end to end
-@pytest.mark.slow
-@pytest.mark.parametrize('name', ['glcic_places', 'deepfillv2_celebahq'])
-def test_config_trains_and_tools_test_scores_it(name, tmp_path):
-    cfg_path = os.path.join(ROOT, 'configs', f'{name}.py')
-    opts = []
-    for k, v in options(name, write_data(tmp_path / 'data', CONFIGS[name])).items():
-        if isinstance(v, dict):
-            opts += [f'{k}.{kk}={vv}' for kk, vv in v.items()]
-            continue
-        v = 'None' if v is None else (f'[{v[0]},{v[1]}]' if isinstance(v, tuple) else v)
-        opts.append(f'{k}={v}')
-    if name.startswith('glcic'):  # all three phases within the 2 iterations: D alone at 0, both at 1
-        opts += ['model.disc_start_iter=0', 'model.generator_pause=[0,1]', 'model.adv_start_iter=1']
-    wd = tmp_path / 'wd'
-    run_tool([sys.executable, 'tools/train.py', cfg_path, '--work-dir', str(wd), '--cfg-options', *opts],
-             timeout=900)
-    assert (wd / 'iter_2.pth').is_file()
-    out = tmp_path / 'metrics.json'
-    run_tool([sys.executable, 'tools/test.py', cfg_path, str(wd), '--work-dir', str(wd), '--out', str(out),
-              '--save-images', str(tmp_path / 'results'), '--cfg-options', *opts], timeout=900)
-    metrics = json.loads(out.read_text())['metrics']
-    assert {'MAE', 'PSNR', 'SSIM'} <= set(metrics) and all(np.isfinite(v) for v in metrics.values())
-    assert len(os.listdir(tmp_path / 'results')) >= 2
-
 
 
 @pytest.mark.parametrize('name', ['deepfillv2_places', 'deepfillv1_celebahq', 'glcic_places'])

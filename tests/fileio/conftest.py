@@ -1,0 +1,2 @@
+"""Fixtures of the file-format tests."""
+from tests.archs.tiny_mat import tiny_nets  # noqa: F401  (a tiny seeded MAT generator + discriminator)
