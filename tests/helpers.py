@@ -80,6 +80,12 @@ def run_tool(args, cwd=ROOT, env=None, timeout=300, check=True):
     return result
 
 
+def cfg_option_args(options: dict) -> list:
+    """``{key: value}`` as ``--cfg-options`` items (``key=repr(value)``, the form the CLI reads
+    back: ``None``, numbers, strings, lists and dicts)."""
+    return [f'{k}={v}' if isinstance(v, str) else f'{k}={v!r}' for k, v in options.items()]
+
+
 def free_port() -> str:
     """A TCP port nobody listens on now (for torchrun's rendezvous)."""
     import socket

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT, cfg_option_args, run_tool
 from tests.models.test_aotgan_recipe import CONFIGS, options, write_data
 
 
@@ -16,10 +16,7 @@ from tests.models.test_aotgan_recipe import CONFIGS, options, write_data
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_config_trains_and_tools_test_scores_it(name, tmp_path):
     cfg_path = os.path.join(ROOT, 'configs', f'{name}.py')
-    opts = []
-    for k, v in options(write_data(tmp_path / 'data', CONFIGS[name])).items():
-        v = 'None' if v is None else (f'[{v[0]},{v[1]}]' if isinstance(v, list) else v)
-        opts.append(f'{k}={v}')
+    opts = cfg_option_args(options(write_data(tmp_path / 'data', CONFIGS[name])))
     wd = tmp_path / 'wd'
     run_tool([sys.executable, 'tools/train.py', cfg_path, '--work-dir', str(wd), '--cfg-options', *opts],
              timeout=600)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT, cfg_option_args, run_tool
 from tests.models.test_aotgan_recipe import write_data  # non-square images in the benchmark layouts
 from tests.models.test_pconv_recipe import CONFIGS, options
 
@@ -19,10 +19,7 @@ from tests.models.test_pconv_recipe import CONFIGS, options
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_config_trains_and_tools_test_scores_it(name, tmp_path):
     cfg_path = os.path.join(ROOT, 'configs', f'{name}.py')
-    opts = []
-    for k, v in options(write_data(tmp_path / 'data', CONFIGS[name])).items():
-        v = 'None' if v is None else (f'[{v[0]},{v[1]}]' if isinstance(v, list) else v)
-        opts.append(f'{k}={v}')
+    opts = cfg_option_args(options(write_data(tmp_path / 'data', CONFIGS[name])))
     opts.append('custom_imports.imports=[tests.models.mmagic_transform_standins]')
     wd = tmp_path / 'wd'
     run_tool([sys.executable, 'tools/train.py', cfg_path, '--work-dir', str(wd), '--cfg-options', *opts],
