@@ -189,6 +189,10 @@ def _fmt(v) -> str:
     return f'{v:.4f}' if isinstance(v, float) else str(v)
 
 
+# column labels of table.md (the benchmark's MAE is taken over the hole pixels only)
+LABELS = {'MAE': 'MAE (hole)'}
+
+
 def _write(results: dict, out_dir: str) -> None:
     from irkit.fileio.checkpoint import atomic_write_bytes
     atomic_write_bytes(json.dumps(results, indent=1, sort_keys=True).encode(), osp.join(out_dir, 'results.json'))
@@ -200,7 +204,7 @@ def _write(results: dict, out_dir: str) -> None:
         w.writerow(['model', 'mask_set'] + keys)
         for model, mset, s in rows:
             w.writerow([model, mset] + [s.get(k, '') for k in keys])
-    lines = ['| model | checkpoint | mask set | ' + ' | '.join(main) + ' |',
+    lines = ['| model | checkpoint | mask set | ' + ' | '.join(LABELS.get(k, k) for k in main) + ' |',
              '|---|---|---|' + '---|' * len(main)]
     for model, mset, s in rows:
         ck = results['models'][model]['checkpoint']
@@ -210,7 +214,7 @@ def _write(results: dict, out_dir: str) -> None:
     if binned:
         labels = sorted({k.split('@')[1] for k in keys if '@' in k}, key=lambda b: float(b.split('-')[0]))
         for metric in binned:
-            lines += ['', f'{metric} by hole ratio:', '', '| model | mask set | ' + ' | '.join(labels) + ' |',
+            lines += ['', f'{LABELS.get(metric, metric)} by hole ratio:', '', '| model | mask set | ' + ' | '.join(labels) + ' |',
                       '|---|---|' + '---|' * len(labels)]
             for model, mset, s in rows:
                 lines.append(f'| {model} | {mset} | ' + ' | '.join(_fmt(s.get(f'{metric}@{b}', '')) for b in labels)

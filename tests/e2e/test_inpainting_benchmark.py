@@ -42,6 +42,7 @@ def test_two_methods_twice_same_numbers_table_plot_grid(tmp_path):
     assert a['models']['mat']['checkpoint'] == 'random init (seed 0)'
     table = (tmp_path / 'a' / 'table.md').read_text()
     assert '| aotgan | random init (seed 0) | mat_large |' in table and 'PSNR by hole ratio' in table
+    assert table.startswith('| model | checkpoint | mask set | MAE (hole) | PSNR | SSIM |')
     assert 'random init' in proc.stdout
     grid = cv2.imread(str(tmp_path / 'a' / 'grid.png'))
     assert grid.shape == (2 * 64, 4 * 64, 3)               # input | aotgan | mat | ground truth
