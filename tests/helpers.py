@@ -1,4 +1,5 @@
 """Shared helpers for tests that run irkit's tools in a subprocess."""
+import math
 import os
 import signal
 import subprocess
@@ -84,6 +85,24 @@ def cfg_option_args(options: dict) -> list:
     """``{key: value}`` as ``--cfg-options`` items (``key=repr(value)``, the form the CLI reads
     back: ``None``, numbers, strings, lists and dicts)."""
     return [f'{k}={v}' if isinstance(v, str) else f'{k}={v!r}' for k, v in options.items()]
+
+
+def train_then_test(config: str, opts: list, tmp_path, timeout: int = 900) -> dict:
+    """``tools/train.py`` for 2 iterations (the options must say so), then ``tools/test.py`` on the
+    work dir, saving images to ``tmp_path/results``; returns the metrics, checked finite."""
+    import json
+    cfg_path = os.path.join(ROOT, 'configs', f'{config}.py')
+    wd = tmp_path / 'wd'
+    run_tool([sys.executable, 'tools/train.py', cfg_path, '--work-dir', str(wd), '--cfg-options', *opts],
+             timeout=timeout)
+    assert (wd / 'iter_2.pth').is_file()
+    out = tmp_path / 'metrics.json'
+    run_tool([sys.executable, 'tools/test.py', cfg_path, str(wd), '--work-dir', str(wd), '--out', str(out),
+              '--save-images', str(tmp_path / 'results'), '--cfg-options', *opts], timeout=timeout)
+    metrics = json.loads(out.read_text())['metrics']
+    assert all(math.isfinite(v) for v in metrics.values()), metrics
+    assert len(os.listdir(tmp_path / 'results')) >= 2
+    return metrics
 
 
 def free_port() -> str:
