@@ -36,6 +36,7 @@ give them as strings instead: norms ``'bn'`` / ``'in'`` / ``'identity'``, activa
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
@@ -305,6 +306,65 @@ class FFC_BN_ACT(nn.Module):  # noqa: N801 (official name)
         return self.act_l(self.bn_l(x_l)), self.act_g(self.bn_g(x_g))
 
 
+def _rotate(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Rotate ``x`` (N, C, H, W) by ``angle`` degrees about its centre ((W - 1) / 2, (H - 1) / 2),
+    bilinear, zeros outside, corner-aligned sampling: kornia 0.5's ``rotate`` as LaMa calls it.
+    The pixel-space rotation matrix is taken to normalised coordinates and inverted as kornia does
+    (and, as in kornia, with pi and the normalisation matrix in float32, also for float64 input)."""
+    n, _, h, w = x.shape
+    rad = angle * torch.tensor(math.pi, dtype=torch.float32).to(x) / 180.0
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    one, zero = torch.ones_like(cos), torch.zeros_like(cos)
+    # pixel -> pixel: [[a, b, (1 - a) cx - b cy], [-b, a, b cx + (1 - a) cy], [0, 0, 1]]
+    m = torch.stack([torch.stack([cos, sin, (one - cos) * cx - sin * cy]),
+                     torch.stack([-sin, cos, sin * cx + (one - cos) * cy]),
+                     torch.stack([zero, zero, one])]).reshape(1, 3, 3)
+    # kornia builds this pixel -> [-1, 1] matrix in float32 and casts it
+    norm = torch.tensor([[2.0 / (w - 1) if w > 1 else 2e14, 0.0, -1.0],
+                         [0.0, 2.0 / (h - 1) if h > 1 else 2e14, -1.0],
+                         [0.0, 0.0, 1.0]], dtype=torch.float32).to(x).unsqueeze(0)
+    src_from_dst = torch.inverse(norm @ (m @ torch.inverse(norm)))
+    grid = F.affine_grid(src_from_dst[:, :2, :].expand(n, 2, 3), [n, x.shape[1], h, w], align_corners=True)
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=True)
+
+
+class LearnableSpatialTransformWrapper(nn.Module):
+    """LaMa's learnable rotation around a module: reflect-pad by ``pad_coef`` of each side, rotate by
+    ``angle`` degrees, run ``impl``, rotate back, crop. ``angle`` starts uniform in
+    [0, ``angle_init_range``) and is a parameter when ``train_angle`` (else a plain attribute, not
+    in the state dict, as in the reference). Tuples (the FFC local/global parts) are transformed
+    element by element. Used by no released LaMa model."""
+
+    def __init__(self, impl: nn.Module, pad_coef: float = 0.5, angle_init_range: float = 80,
+                 train_angle: bool = True) -> None:
+        super().__init__()
+        self.impl = impl
+        angle = torch.rand(1) * angle_init_range
+        self.angle = nn.Parameter(angle) if train_angle else angle
+        self.pad_coef = pad_coef
+
+    def _pads(self, x: torch.Tensor) -> Tuple[int, int]:
+        return int(x.shape[2] * self.pad_coef), int(x.shape[3] * self.pad_coef)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        ph, pw = self._pads(x)
+        return _rotate(F.pad(x, [pw, pw, ph, ph], mode='reflect'), self.angle.to(x))
+
+    def inverse_transform(self, y: torch.Tensor, orig_x: torch.Tensor) -> torch.Tensor:
+        ph, pw = self._pads(orig_x)
+        y = _rotate(y, -self.angle.to(y))
+        return y[:, :, ph:y.shape[2] - ph, pw:y.shape[3] - pw]
+
+    def forward(self, x: Union[torch.Tensor, Tuple[torch.Tensor, ...]]):
+        if torch.is_tensor(x):
+            return self.inverse_transform(self.impl(self.transform(x)), x)
+        if isinstance(x, tuple):
+            y = self.impl(tuple(self.transform(e) for e in x))
+            return tuple(self.inverse_transform(e, o) for e, o in zip(y, x))
+        raise TypeError(f'LearnableSpatialTransformWrapper expects a tensor or a tuple, got {type(x).__name__}')
+
+
 class FFCResnetBlock(nn.Module):
     """Two 3x3 :class:`FFC_BN_ACT` with a residual connection on each part.
 
@@ -317,20 +377,21 @@ class FFCResnetBlock(nn.Module):
                  spatial_transform_kwargs: Optional[Dict[str, Any]] = None, inline: bool = False,
                  **conv_kwargs: Any) -> None:
         super().__init__()
-        if spatial_transform_kwargs is not None:
-            raise NotImplementedError('FFCResnetBlock: spatial_transform_kwargs (the learnable rotation '
-                                      'wrapper, unused by the released LaMa models) is not implemented')
         self.conv1 = FFC_BN_ACT(dim, dim, kernel_size=3, padding=dilation, dilation=dilation,
                                 norm_layer=norm_layer, activation_layer=activation_layer,
                                 padding_type=padding_type, **conv_kwargs)
         self.conv2 = FFC_BN_ACT(dim, dim, kernel_size=3, padding=dilation, dilation=dilation,
                                 norm_layer=norm_layer, activation_layer=activation_layer,
                                 padding_type=padding_type, **conv_kwargs)
+        if spatial_transform_kwargs is not None:
+            self.conv1 = LearnableSpatialTransformWrapper(self.conv1, **spatial_transform_kwargs)
+            self.conv2 = LearnableSpatialTransformWrapper(self.conv2, **spatial_transform_kwargs)
         self.inline = inline
 
     def forward(self, x: Union[torch.Tensor, Tuple[Branch, Branch]]):
         if self.inline:
-            g = self.conv1.ffc.global_in_num
+            conv1 = self.conv1.impl if isinstance(self.conv1, LearnableSpatialTransformWrapper) else self.conv1
+            g = conv1.ffc.global_in_num
             x_l, x_g = x[:, :-g], x[:, -g:]
         else:
             x_l, x_g = x if isinstance(x, tuple) else (x, 0)
@@ -371,8 +432,9 @@ class FFCResNetGenerator(nn.Module):
             (``ratio_gin``, ``ratio_gout``, ``enable_lfu``, ...) of the first conv, the
             downsampling convs and the residual blocks. The last downsampling conv's
             ``ratio_gout`` is set to ``resnet_conv_kwargs['ratio_gin']``.
-        spatial_transform_layers, spatial_transform_kwargs: the learnable rotation
-            wrapper (not implemented; must be None / empty).
+        spatial_transform_layers, spatial_transform_kwargs: indices of the residual blocks
+            wrapped in :class:`LearnableSpatialTransformWrapper` and its arguments (no released
+            model uses it).
         add_out_act: True or ``'tanh'``, ``'sigmoid'`` (released models), False.
         max_features: channel cap.
         out_ffc, out_ffc_kwargs: an extra inline FFC residual block at full resolution.
@@ -397,9 +459,6 @@ class FFCResNetGenerator(nn.Module):
         super().__init__()
         if n_blocks < 0:
             raise ValueError(f'FFCResNetGenerator: n_blocks must be >= 0, got {n_blocks}')
-        if spatial_transform_layers is not None:
-            raise NotImplementedError('FFCResNetGenerator: spatial_transform_layers (the learnable rotation '
-                                      'wrapper, unused by the released LaMa models) is not implemented')
         init_conv_kwargs = dict(init_conv_kwargs or {})
         downsample_conv_kwargs = dict(downsample_conv_kwargs or {})
         resnet_conv_kwargs = dict(resnet_conv_kwargs or {})
@@ -436,9 +495,13 @@ class FFCResNetGenerator(nn.Module):
             layers.append(FFC_BN_ACT(width(2 ** i), width(2 ** (i + 1)), kernel_size=3, stride=2, padding=1,
                                      norm_layer=norm_layer, activation_layer=activation_layer, **kw))
         bottleneck = width(2 ** n_downsampling)
-        for _ in range(n_blocks):
-            layers.append(FFCResnetBlock(bottleneck, padding_type=padding_type, activation_layer=activation_layer,
-                                         norm_layer=norm_layer, **resnet_conv_kwargs))
+        for i in range(n_blocks):
+            block: nn.Module = FFCResnetBlock(bottleneck, padding_type=padding_type,
+                                              activation_layer=activation_layer, norm_layer=norm_layer,
+                                              **resnet_conv_kwargs)
+            if spatial_transform_layers is not None and i in spatial_transform_layers:
+                block = LearnableSpatialTransformWrapper(block, **dict(spatial_transform_kwargs or {}))
+            layers.append(block)
         layers.append(ConcatTupleLayer())
         for i in range(n_downsampling):
             mult = 2 ** (n_downsampling - i)

@@ -263,3 +263,76 @@ def test_convert_and_load_into_the_lama_config(tmp_path, fake_lightning_ckpt):
     load_weights(model, str(tmp_path / 'lama.pth'))  # the converted irkit checkpoint
     for k, v in d.state_dict().items():
         assert torch.equal(model.discriminator.state_dict()[k], v), k
+
+
+# LaMa's learnable rotation (LearnableSpatialTransformWrapper; unused by the released models)
+
+@pytest.mark.parametrize('shape,angle,expected', [
+    ((1, 2, 7, 7), 90.0, lambda x: torch.rot90(x, 1, (2, 3))),       # positive = counter-clockwise
+    ((1, 2, 6, 10), 180.0, lambda x: torch.flip(x, (2, 3))),         # about ((W-1)/2, (H-1)/2)
+    ((2, 3, 5, 9), 0.0, lambda x: x),
+])
+def test_rotation_against_exact_pixel_permutations(shape, angle, expected):
+    from irkit.archs.lama import _rotate
+    x = torch.randn(*shape, dtype=torch.float64)
+    got = _rotate(x, torch.tensor([angle], dtype=torch.float64))
+    # pi is float32 as in kornia, so multiples of 90 degrees land within ~1e-6 of the pixel grid
+    torch.testing.assert_close(got, expected(x), rtol=0, atol=1e-5 * x.abs().max().item())
+
+
+def test_rotation_fills_zeros_outside_and_keeps_the_centre():
+    from irkit.archs.lama import _rotate
+    x = torch.ones(1, 1, 9, 9, dtype=torch.float64)
+    y = _rotate(x, torch.tensor([45.0], dtype=torch.float64))
+    assert y[0, 0, 4, 4] == pytest.approx(1.0) and y[0, 0, 0, 0] == 0   # corners leave the image
+
+
+def test_spatial_transform_wrapper_pads_rotates_and_undoes_it():
+    from irkit.archs.lama import LearnableSpatialTransformWrapper
+    torch.manual_seed(0)
+    w = LearnableSpatialTransformWrapper(torch.nn.Identity(), pad_coef=0.5, angle_init_range=80)
+    assert w.angle.requires_grad and 0 <= w.angle.item() < 80
+    x = torch.randn(2, 3, 12, 16, dtype=torch.float64)
+    with torch.no_grad():
+        w.angle.fill_(90.0)
+        t = w.transform(x)
+    assert t.shape == (2, 3, 24, 32)     # reflect-padded by half of each side, then rotated in place
+    with torch.no_grad():
+        w.angle.fill_(180.0)             # a half turn and back: the input again (float32 pi: ~1e-6 off grid)
+        torch.testing.assert_close(w(x), x, rtol=0, atol=2e-5 * x.abs().max().item())
+        # a tuple (the FFC local/global parts) goes through element by element
+        a, b = w((x, 2 * x))
+    torch.testing.assert_close(b, 2 * a, rtol=0, atol=1e-12)
+    # the angle learns: the loss depends on it through both rotations
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1).double()
+    w2 = LearnableSpatialTransformWrapper(conv)
+    w2(x).square().sum().backward()
+    assert w2.angle.grad is not None and torch.isfinite(w2.angle.grad).all() and w2.angle.grad.abs() > 0
+    fixed = LearnableSpatialTransformWrapper(torch.nn.Identity(), train_angle=False)
+    assert list(fixed.state_dict()) == [] and not isinstance(fixed.angle, torch.nn.Parameter)
+
+
+def test_spatial_transform_layers_keep_the_reference_key_layout():
+    """The reference wraps whole residual blocks (``model.<i>.impl.*`` + ``model.<i>.angle``) or,
+    through ``resnet_conv_kwargs.spatial_transform_kwargs``, each block's two convs."""
+    base = dict(input_nc=4, output_nc=3, ngf=8, n_blocks=3, add_out_act='sigmoid',
+                init_conv_kwargs=dict(ratio_gin=0, ratio_gout=0), downsample_conv_kwargs=dict(ratio_gin=0, ratio_gout=0))
+    res = dict(ratio_gin=0.75, ratio_gout=0.75, enable_lfu=False)
+    plain = FFCResNetGenerator(**base, resnet_conv_kwargs=res).state_dict()
+    blocks = FFCResNetGenerator(**base, resnet_conv_kwargs=res, spatial_transform_layers=[1, 2]).state_dict()
+    convs = FFCResNetGenerator(**base, resnet_conv_kwargs=dict(res, spatial_transform_kwargs={})).state_dict()
+    first = min(int(k.split('.')[1]) for k in plain if '.conv1.' in k)     # index of residual block 0
+    wrapped = {f'model.{first + 1}.', f'model.{first + 2}.'}
+
+    def blocks_key(k):
+        p = next((p for p in wrapped if k.startswith(p)), None)
+        return k if p is None else p + 'impl.' + k[len(p):]
+    assert set(blocks) == {blocks_key(k) for k in plain} | {p + 'angle' for p in wrapped}
+    import re
+    conv_keys = {re.sub(r'^(model\.\d+\.conv[12])\.', r'\1.impl.', k) for k in plain}
+    angles = {f'model.{first + i}.conv{j}.angle' for i in range(3) for j in (1, 2)}
+    assert set(convs) == conv_keys | angles
+    g = FFCResNetGenerator(**base, resnet_conv_kwargs=res, spatial_transform_layers=[1]).eval()
+    with torch.no_grad():
+        y = g(torch.rand(1, 4, 32, 40))
+    assert y.shape == (1, 3, 32, 40) and torch.isfinite(y).all()
